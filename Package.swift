@@ -1,0 +1,136 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "BlastwareEventForwarder",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "event-forwarder", targets: ["event-forwarder"]),
+        .executable(name: "forwarder-sim", targets: ["forwarder-sim"]),
+        .library(name: "ForwarderCore", targets: ["ForwarderCore"]),
+        .library(name: "ForwarderIO", targets: ["ForwarderIO"]),
+        .library(name: "ForwarderSimulation", targets: ["ForwarderSimulation"]),
+        .library(name: "MockSFMServer", targets: ["MockSFMServer"]),
+        .library(name: "BlastwareFixtures", targets: ["BlastwareFixtures"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
+    ],
+    targets: [
+        // Decisions only: no file system, no wall clock, no randomness, no network.
+        .target(
+            name: "ForwarderCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/ForwarderCore"
+        ),
+        // The only production code that touches the OS.
+        .target(
+            name: "ForwarderIO",
+            dependencies: [
+                "ForwarderCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ForwarderIO"
+        ),
+        .executableTarget(
+            name: "event-forwarder",
+            dependencies: [
+                "ForwarderIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/event-forwarder"
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Simulator/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "ForwarderSimulation",
+            dependencies: [
+                "ForwarderCore",
+                "ForwarderIO",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Simulator/ForwarderSimulation"
+        ),
+        .target(
+            name: "MockSFMServer",
+            dependencies: [
+                "ForwarderSimulation",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Simulator/MockSFMServer"
+        ),
+        .target(
+            name: "BlastwareFixtures",
+            dependencies: ["CZlib"],
+            path: "Simulator/BlastwareFixtures"
+        ),
+        .executableTarget(
+            name: "forwarder-sim",
+            dependencies: [
+                "ForwarderCore",
+                "ForwarderIO",
+                "ForwarderSimulation",
+                "MockSFMServer",
+                "BlastwareFixtures",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Simulator/forwarder-sim"
+        ),
+        .testTarget(
+            name: "ForwarderCoreTests",
+            dependencies: ["ForwarderCore"]
+        ),
+        .testTarget(
+            name: "ForwarderIOTests",
+            dependencies: [
+                "ForwarderCore",
+                "ForwarderIO",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "GeneratorTests",
+            dependencies: [
+                "ForwarderCore",
+                "ForwarderSimulation",
+                "BlastwareFixtures",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "MockServerTests",
+            dependencies: [
+                "ForwarderCore",
+                "ForwarderSimulation",
+                "MockSFMServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .testTarget(
+            name: "SimulationTests",
+            dependencies: [
+                "ForwarderCore",
+                "ForwarderIO",
+                "ForwarderSimulation",
+                "MockSFMServer",
+                "BlastwareFixtures",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+    ]
+)

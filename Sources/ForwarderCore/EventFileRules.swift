@@ -1,0 +1,77 @@
+/// Which names in an ACH folder are event binaries and which are their ASCII reports.
+///
+/// The shape is the reference forwarder's 8.3 pattern (letter, three digits, four
+/// alphanumerics, dot, three or four alphanumerics), any case, because the server decides what
+/// it can decode and old firmware uses extensions nobody has documented. Extensions of files
+/// that Blastware and its helpers write beside events are excluded even when the shape matches.
+public enum EventFileRules {
+    /// Extensions (upper case, without the dot) that are never event binaries.
+    public static let excludedExtensions: Set<String> = [
+        // The reference forwarder's list.
+        "MLG", "TXT", "LOG", "INI", "DAT", "BAK", "TMP", "PKL", "H5", "JSON",
+        // Documents that BW Mail and the Forwarding Agent write beside events (domain.md §5).
+        "PDF", "XML", "WMF", "EMF", "CSV", "HTM", "HTML", "RTF", "DOC", "DOCX", "XLS", "XLSX",
+        "BMP", "JPG", "JPEG", "PNG", "GIF", "TIF", "TIFF", "ZIP", "GZ", "7Z", "RAR",
+        // Windows and tooling droppings.
+        "DB", "EXE", "DLL", "LNK", "CFG", "OLD", "ORIG", "PART", "SWP", "CRDOWNLOAD",
+    ]
+
+    /// True when `name` has the event-binary shape and an extension that is not excluded.
+    public static func isEventBinary(_ name: some StringProtocol) -> Bool {
+        let bytes = name.utf8
+        guard bytes.count == 12 || bytes.count == 13 else { return false }
+        var index = 0
+        var extensionBytes: [UInt8] = []
+        for byte in bytes {
+            switch index {
+            case 0: guard isLetter(byte) else { return false }
+            case 1...3: guard isDigit(byte) else { return false }
+            case 4...7: guard isAlphanumeric(byte) else { return false }
+            case 8: guard byte == UInt8(ascii: ".") else { return false }
+            default:
+                guard isAlphanumeric(byte) else { return false }
+                extensionBytes.append(isLetter(byte) ? byte & 0xDF : byte)
+            }
+            index += 1
+        }
+        return !excludedExtensions.contains(String(decoding: extensionBytes, as: UTF8.self))
+    }
+
+    /// The report names a binary may have, in order of preference.
+    ///
+    /// Auto Call Home writes `<stem>_<ext>_ASCII.TXT` (e.g. `N844L20G_630H_ASCII.TXT`); manual
+    /// exports write `<binary>.TXT`. The ACH name wins when both exist (domain.md §1).
+    public static func reportNames(forBinary binaryName: String) -> [String] {
+        guard let dot = binaryName.lastIndex(of: ".") else { return [binaryName + ".TXT"] }
+        let stem = binaryName[..<dot]
+        let fileExtension = binaryName[binaryName.index(after: dot)...]
+        return ["\(stem)_\(fileExtension)_ASCII.TXT", binaryName + ".TXT"]
+    }
+
+    /// A key under which names compare without regard to ASCII case.
+    ///
+    /// Windows folders are case-insensitive and some tools lower-case names, so pairing must
+    /// not depend on case; only ASCII letters are folded, which is all an 8.3 name can hold.
+    public static func caseFoldedKey(_ name: some StringProtocol) -> String {
+        var bytes = Array(name.utf8)
+        for index in bytes.indices where (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(bytes[index]) {
+            bytes[index] -= 32
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// True when `name` is a report of either naming (`…_ASCII.TXT` or `….TXT`), any case.
+    public static func isReportName(_ name: some StringProtocol) -> Bool {
+        caseFoldedKey(name).hasSuffix(".TXT")
+    }
+
+    private static func isLetter(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool { isLetter(byte) || isDigit(byte) }
+}

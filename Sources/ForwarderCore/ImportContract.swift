@@ -1,0 +1,206 @@
+import Foundation
+
+/// The SFM import endpoint's wire contract (DESIGN.md §4), as pure functions.
+public enum ImportContract {
+    /// The path of the import endpoint under the server's base URL.
+    public static let path = "/db/import/blastware_file"
+    /// The multipart field that carries every file.
+    public static let fieldName = "files"
+    public static let userAgent = "blastware-event-forwarder/1"
+
+    /// The import URL for a base URL such as `http://sfm:8200/` and an optional serial hint.
+    public static func endpoint(baseURL: String, serialHint: String?) -> String {
+        var url = baseURL
+        while url.hasSuffix("/") { url.removeLast() }
+        url += path
+        if let serialHint, !serialHint.isEmpty {
+            let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+            let encoded = serialHint.addingPercentEncoding(withAllowedCharacters: allowed) ?? serialHint
+            url += "?serial=" + encoded
+        }
+        return url
+    }
+}
+
+/// A `multipart/form-data` body holding an import request's files.
+///
+/// The boundary is derived from the content rather than drawn at random, so one request always
+/// encodes to the same bytes (the simulation's digests depend on it), and it is checked against
+/// every part so that binary content can never contain it.
+public struct MultipartFormBody: Sendable {
+    public let boundary: String
+    public let bytes: Data
+
+    public var contentType: String { "multipart/form-data; boundary=\(boundary)" }
+
+    public init(request: ImportRequest) {
+        var files = [(request.binary, "application/octet-stream")]
+        if let report = request.report { files.append((report, "text/plain")) }
+        let seed = EventDigest(of: request.binary.contents).hex.prefix(24)
+        var boundary = "----BlastwareForwarder\(seed)"
+        var attempt = 0
+        while files.contains(where: { $0.0.contents.range(of: Data(boundary.utf8)) != nil }) {
+            attempt += 1
+            boundary = "----BlastwareForwarder\(seed)x\(attempt)"
+        }
+        var body = Data()
+        body.reserveCapacity(files.reduce(0) { $0 + $1.0.contents.count + 256 })
+        for (file, contentType) in files {
+            body.append(contentsOf: Array("--\(boundary)\r\n".utf8))
+            body.append(contentsOf: Array(("Content-Disposition: form-data; name=\"\(ImportContract.fieldName)\"; "
+                + "filename=\"\(Self.quoted(file.name))\"\r\n").utf8))
+            body.append(contentsOf: Array("Content-Type: \(contentType)\r\n\r\n".utf8))
+            body.append(file.contents)
+            body.append(contentsOf: Array("\r\n".utf8))
+        }
+        body.append(contentsOf: Array("--\(boundary)--\r\n".utf8))
+        self.boundary = boundary
+        self.bytes = body
+    }
+
+    /// Escapes what would end a quoted header value; event and report names never need it.
+    private static func quoted(_ name: String) -> String {
+        name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")
+    }
+}
+
+/// One row of the server's reply: the outcome for one uploaded file.
+public struct ImportFileResult: Hashable, Sendable, Codable {
+    public var filename: String
+    public var status: String
+    public var filesize: Int64?
+    public var inserted: Int?
+    public var skipped: Int?
+    public var detail: String?
+
+    public init(filename: String, status: String, filesize: Int64? = nil, inserted: Int? = nil,
+                skipped: Int? = nil, detail: String? = nil) {
+        self.filename = filename
+        self.status = status
+        self.filesize = filesize
+        self.inserted = inserted
+        self.skipped = skipped
+        self.detail = detail
+    }
+
+    enum CodingKeys: String, CodingKey { case filename, status, filesize, inserted, skipped, detail }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        filename = try container.decode(String.self, forKey: .filename)
+        status = try container.decode(String.self, forKey: .status)
+        filesize = try? container.decodeIfPresent(Int64.self, forKey: .filesize)
+        inserted = Self.flexibleCount(container, .inserted)
+        skipped = Self.flexibleCount(container, .skipped)
+        detail = try? container.decodeIfPresent(String.self, forKey: .detail)
+    }
+
+    /// The server reports `inserted`/`skipped` as counts; booleans are read as 0 or 1 too.
+    private static func flexibleCount(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) -> Int? {
+        if let count = try? container.decodeIfPresent(Int.self, forKey: key) { return count }
+        if let flag = try? container.decodeIfPresent(Bool.self, forKey: key) { return flag ? 1 : 0 }
+        return nil
+    }
+}
+
+/// The server's whole reply body.
+public struct ImportReply: Hashable, Sendable, Codable {
+    public var count: Int?
+    public var results: [ImportFileResult]
+
+    public init(count: Int?, results: [ImportFileResult]) {
+        self.count = count
+        self.results = results
+    }
+}
+
+/// What one upload came to.
+public enum UploadOutcome: Hashable, Sendable {
+    /// The binary's own row says `ok`: record it.
+    case accepted(ImportFileResult)
+    /// The server understood and refused, or answered in a way that retrying will not change.
+    case rejected(UploadProblem)
+    /// Worth trying again later: the server or the network was not able to answer.
+    case failed(UploadProblem)
+
+    public var isAccepted: Bool {
+        if case .accepted = self { return true }
+        return false
+    }
+}
+
+/// Why an upload was not accepted, for logs, status and retry decisions.
+public struct UploadProblem: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: Hashable, Sendable {
+        case httpStatus(Int)
+        case fileError
+        case nonJSONReply
+        case missingRow
+        case transport
+        case timeout
+    }
+
+    public var kind: Kind
+    public var detail: String
+    /// The server's `Retry-After`, when it gave one.
+    public var retryAfter: Duration?
+
+    public init(kind: Kind, detail: String, retryAfter: Duration? = nil) {
+        self.kind = kind
+        self.detail = detail
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String {
+        switch kind {
+        case .httpStatus(let code): return "HTTP \(code): \(detail)"
+        case .fileError: return "server error row: \(detail)"
+        case .nonJSONReply: return "non-JSON reply: \(detail)"
+        case .missingRow: return "reply has no row for the file: \(detail)"
+        case .transport: return "transport: \(detail)"
+        case .timeout: return "timeout: \(detail)"
+        }
+    }
+}
+
+/// Turns an HTTP reply into an outcome for the binary that was uploaded.
+public enum ImportReplyClassifier {
+    /// Statuses that say "not now" rather than "no": retried later.
+    public static func isRetryable(status: Int) -> Bool {
+        status == 408 || status == 429 || (500...599).contains(status)
+    }
+
+    public static func classify(status: Int, retryAfterHeader: String?, body: Data,
+                                binaryName: String) -> UploadOutcome {
+        let excerpt = Self.excerpt(body)
+        guard (200...299).contains(status) else {
+            let problem = UploadProblem(kind: .httpStatus(status), detail: excerpt,
+                                        retryAfter: retryAfterHeader.flatMap(Self.retryAfter))
+            return isRetryable(status: status) ? .failed(problem) : .rejected(problem)
+        }
+        guard let reply = try? JSONDecoder().decode(ImportReply.self, from: body) else {
+            return .rejected(UploadProblem(kind: .nonJSONReply, detail: excerpt))
+        }
+        let rows = reply.results.filter { $0.filename == binaryName }
+        if let accepted = rows.first(where: { $0.status == "ok" }) {
+            return .accepted(accepted)
+        }
+        if let refused = rows.first {
+            return .rejected(UploadProblem(kind: .fileError, detail: refused.detail ?? refused.status))
+        }
+        return .rejected(UploadProblem(kind: .missingRow, detail: excerpt))
+    }
+
+    /// `Retry-After` in delta-seconds; the HTTP-date form is rare and treated as absent.
+    static func retryAfter(_ header: String) -> Duration? {
+        guard let seconds = Int(header.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
+        return .seconds(seconds)
+    }
+
+    /// The first 300 characters of a body, for messages.
+    static func excerpt(_ body: Data) -> String {
+        let text = String(decoding: body.prefix(300), as: UTF8.self)
+        return body.count > 300 ? text + "…" : text
+    }
+}

@@ -1,0 +1,198 @@
+/// The rules of one pass, as values: what counts as settled, how long to wait for a report,
+/// how far back to look and how many uploads one pass may make.
+public struct ScanPolicy: Hashable, Sendable {
+    /// A file modified more recently than this is still being written.
+    public var quiescencePeriod: Duration
+    /// A binary with no report this long after it settled is sent alone.
+    public var reportGracePeriod: Duration
+    /// Binaries modified longer ago than this are ignored.
+    public var maximumEventAge: Duration
+    /// At most this many uploads per pass; nil means unlimited.
+    public var forwardsPerPassLimit: Int?
+
+    public init(quiescencePeriod: Duration = .seconds(5), reportGracePeriod: Duration = .seconds(60),
+                maximumEventAge: Duration = .seconds(365 * 86_400), forwardsPerPassLimit: Int? = 500) {
+        self.quiescencePeriod = quiescencePeriod
+        self.reportGracePeriod = reportGracePeriod
+        self.maximumEventAge = maximumEventAge
+        self.forwardsPerPassLimit = forwardsPerPassLimit
+    }
+}
+
+/// Why a folder entry was not uploaded in a pass.
+public enum SkipReason: String, CaseIterable, Hashable, Sendable, Codable {
+    /// Not an event binary and not a report: noise.
+    case notAnEvent
+    /// A sub-folder, link or device.
+    case notARegularFile
+    /// The binary's modification time is older than the age window.
+    case tooOld
+    /// The binary was modified within the quiescence period.
+    case binaryNotQuiescent
+    /// Its report exists but was modified within the quiescence period.
+    case reportNotQuiescent
+    /// No report yet and the grace period has not run out.
+    case awaitingReport
+    /// The same bytes were accepted before (with a report, or with none to add).
+    case alreadyForwarded
+    /// The file changed or vanished between listing and reading.
+    case changedWhileReading
+    /// The file could not be read.
+    case unreadable
+    /// The pass reached its upload cap before this candidate.
+    case passLimitReached
+}
+
+/// Why a binary is about to be uploaded.
+public enum UploadReason: String, Hashable, Sendable, Codable {
+    /// Not accepted before.
+    case firstForward
+    /// Accepted before without its report; the report is here now.
+    case lateReport
+}
+
+/// A binary the pass should consider uploading, oldest first.
+public struct UploadCandidate: Hashable, Sendable {
+    public var binary: FolderEntry
+    public var report: FolderEntry?
+    /// The digest from the cache when the file has not changed since it was hashed.
+    public var cachedDigest: EventDigest?
+    public var reason: UploadReason
+}
+
+/// What the planner concluded from one listing.
+public struct ScanPlan: Hashable, Sendable {
+    public var listedEntryCount: Int
+    public var eventBinaryCount: Int
+    public var reportCount: Int
+    /// Oldest modification time first, then name.
+    public var candidates: [UploadCandidate]
+    public var skips: [SkipReason: Int]
+}
+
+/// What the forwarder knows about files it hashed, by exact name.
+///
+/// This is the digest cache: a name whose size, modification time and identity match the
+/// cached fingerprint keeps its digest, so a steady pass reads no file contents.
+public struct DigestCache: Sendable {
+    private var entries: [String: (fingerprint: FileFingerprint, digest: EventDigest)] = [:]
+
+    public init() {}
+
+    /// Seeds the cache from the state's records, which carry the fingerprint they were hashed at.
+    public init(records: some Sequence<ForwardRecord>) {
+        for record in records {
+            if let fingerprint = record.fingerprint {
+                entries[record.fileName] = (fingerprint, record.digest)
+            }
+        }
+    }
+
+    public var count: Int { entries.count }
+
+    /// The cached digest of `entry`, if the file is unchanged since it was hashed.
+    public func digest(for entry: FolderEntry) -> EventDigest? {
+        guard let cached = entries[entry.name], cached.fingerprint == entry.fingerprint else { return nil }
+        return cached.digest
+    }
+
+    public mutating func remember(_ digest: EventDigest, for entry: FolderEntry) {
+        entries[entry.name] = (entry.fingerprint, digest)
+    }
+
+    /// Drops names that are no longer in the folder, so the cache cannot grow without bound.
+    public mutating func retainOnly(names: Set<String>) {
+        entries = entries.filter { names.contains($0.key) }
+    }
+}
+
+/// Decides, from one listing and without touching the disk, what a pass should upload.
+public enum ScanPlanner {
+    /// Plans a pass.
+    ///
+    /// - Parameters:
+    ///   - entries: the folder listing.
+    ///   - now: the wall time the listing is judged against.
+    ///   - cache: digests of files hashed before.
+    ///   - acceptedRecord: the state's record for a digest, if that content was accepted.
+    public static func plan(entries: [FolderEntry], now: FileTime, policy: ScanPolicy, cache: DigestCache,
+                            acceptedRecord: (EventDigest) -> ForwardRecord?) -> ScanPlan {
+        var skips: [SkipReason: Int] = [:]
+        var reportsByKey: [String: FolderEntry] = [:]
+        var binaries: [FolderEntry] = []
+        var reportCount = 0
+        for entry in entries {
+            guard entry.kind == .regularFile else {
+                skips[.notARegularFile, default: 0] += 1
+                continue
+            }
+            if EventFileRules.isEventBinary(entry.name) {
+                binaries.append(entry)
+            } else if EventFileRules.isReportName(entry.name) {
+                reportsByKey[EventFileRules.caseFoldedKey(entry.name)] = entry
+                reportCount += 1
+            } else {
+                skips[.notAnEvent, default: 0] += 1
+            }
+        }
+
+        let oldestAllowed = now - policy.maximumEventAge
+        var candidates: [UploadCandidate] = []
+        for binary in binaries {
+            if binary.modificationTime < oldestAllowed {
+                skips[.tooOld, default: 0] += 1
+                continue
+            }
+            if now - binary.modificationTime < policy.quiescencePeriod {
+                skips[.binaryNotQuiescent, default: 0] += 1
+                continue
+            }
+            // The ACH name is preferred; the first name that exists decides, settled or not.
+            let report = EventFileRules.reportNames(forBinary: binary.name).lazy
+                .compactMap { reportsByKey[EventFileRules.caseFoldedKey($0)] }.first
+            if let report, now - report.modificationTime < policy.quiescencePeriod {
+                skips[.reportNotQuiescent, default: 0] += 1
+                continue
+            }
+            let cachedDigest = cache.digest(for: binary)
+            var reason = UploadReason.firstForward
+            if let cachedDigest, let accepted = acceptedRecord(cachedDigest) {
+                if accepted.hadReport || report == nil {
+                    skips[.alreadyForwarded, default: 0] += 1
+                    continue
+                }
+                reason = .lateReport
+            }
+            if report == nil, now - binary.modificationTime < policy.reportGracePeriod {
+                skips[.awaitingReport, default: 0] += 1
+                continue
+            }
+            candidates.append(UploadCandidate(binary: binary, report: report, cachedDigest: cachedDigest,
+                                              reason: reason))
+        }
+        candidates.sort { lhs, rhs in
+            lhs.binary.modificationTime != rhs.binary.modificationTime
+                ? lhs.binary.modificationTime < rhs.binary.modificationTime
+                : lhs.binary.name < rhs.binary.name
+        }
+        return ScanPlan(listedEntryCount: entries.count, eventBinaryCount: binaries.count,
+                        reportCount: reportCount, candidates: candidates, skips: skips)
+    }
+
+    /// Decides, once a candidate's bytes are hashed, whether they still need uploading.
+    ///
+    /// The cache may not have known the digest (first sight, or a file that changed), and the
+    /// same bytes may have been accepted under another name.
+    public static func decide(_ candidate: UploadCandidate, digest: EventDigest,
+                              acceptedRecord: ForwardRecord?) -> UploadDecision {
+        guard let acceptedRecord else { return .upload(.firstForward) }
+        if acceptedRecord.hadReport || candidate.report == nil { return .skip(.alreadyForwarded) }
+        return .upload(.lateReport)
+    }
+}
+
+/// The planner's verdict on a hashed candidate.
+public enum UploadDecision: Hashable, Sendable {
+    case upload(UploadReason)
+    case skip(SkipReason)
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// The wall time compared with file modification times, and the sleep between passes.
+///
+/// Production uses the system clock; the simulation moves a clock of its own so that a day of
+/// passes runs in seconds and every run with one seed sees the same times.
+public protocol ForwarderClock: Sendable {
+    /// The current wall time, in the same epoch as file modification times.
+    func now() -> FileTime
+    /// Waits for `duration` of this clock's time; throws `CancellationError` when cancelled.
+    func sleep(for duration: Duration) async throws
+}
+
+/// The watched folder: one listing per pass, and the bytes of the files that are uploaded.
+public protocol EventFolder: Sendable {
+    /// A human-readable location for messages (a path, or a simulation label).
+    var location: String { get }
+    /// Every entry directly in the folder (not recursive), each with one stat's worth of facts.
+    func listEntries() throws -> [FolderEntry]
+    /// The whole content of the regular file `name` in the folder.
+    func readContents(of name: String) throws -> Data
+}
+
+/// Why the folder could not be listed or a file could not be read.
+public struct FolderError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: Hashable, Sendable {
+        case folderMissing
+        case notAFolder
+        case fileMissing
+        case notARegularFile
+        /// The file resolves outside the watched folder (a link that leaves it).
+        case outsideFolder
+        case permissionDenied
+        case other(code: Int32)
+    }
+
+    public var kind: Kind
+    public var path: String
+    public var detail: String
+
+    public init(kind: Kind, path: String, detail: String) {
+        self.kind = kind
+        self.path = path
+        self.detail = detail
+    }
+
+    public var description: String { "\(path): \(detail)" }
+}
+
+/// One import request: an event binary and, when one is ready, its report.
+public struct ImportRequest: Hashable, Sendable {
+    public struct File: Hashable, Sendable {
+        public var name: String
+        public var contents: Data
+
+        public init(name: String, contents: Data) {
+            self.name = name
+            self.contents = contents
+        }
+    }
+
+    public var binary: File
+    public var report: File?
+    /// The optional `?serial=` query value configured for this forwarder.
+    public var serialHint: String?
+
+    public init(binary: File, report: File?, serialHint: String? = nil) {
+        self.binary = binary
+        self.report = report
+        self.serialHint = serialHint
+    }
+}
+
+/// Sends one import request and classifies what came back.
+public protocol EventUploader: Sendable {
+    func upload(_ request: ImportRequest) async -> UploadOutcome
+}
+
+/// Durable record of which binaries the server has accepted, keyed by digest.
+public protocol ForwardStateStore: Sendable {
+    /// The record for `digest`, if the server accepted that content before.
+    func record(for digest: EventDigest) -> ForwardRecord?
+    /// Every record, for building the in-memory name index at start.
+    func allRecords() -> [ForwardRecord]
+    /// Adds or replaces the record for its digest; durable only after `sync()`.
+    func record(_ record: ForwardRecord) throws
+    /// Makes every record so far durable.
+    func sync() throws
+    /// How many digests are recorded.
+    var count: Int { get }
+}
+
+/// What the state remembers of one accepted binary.
+public struct ForwardRecord: Hashable, Sendable {
+    public var digest: EventDigest
+    public var fileName: String
+    public var byteCount: Int64
+    /// Whether a report went with the accepted upload; false means a late report is re-sent.
+    public var hadReport: Bool
+    public var forwardedAt: FileTime
+    /// The binary's fingerprint when it was hashed; nil for records imported from version 1.
+    public var fingerprint: FileFingerprint?
+
+    public init(digest: EventDigest, fileName: String, byteCount: Int64, hadReport: Bool,
+                forwardedAt: FileTime, fingerprint: FileFingerprint?) {
+        self.digest = digest
+        self.fileName = fileName
+        self.byteCount = byteCount
+        self.hadReport = hadReport
+        self.forwardedAt = forwardedAt
+        self.fingerprint = fingerprint
+    }
+}
