@@ -130,18 +130,38 @@ public struct FileFingerprint: Hashable, Sendable {
 }
 
 /// The SHA-256 of an event binary's exact bytes: the key of the forwarding state.
+///
+/// Held as four words rather than hex text: a million-entry state then costs 32 bytes a key,
+/// and hashing and comparing keys needs no string work.
 public struct EventDigest: Hashable, Sendable, Comparable, CustomStringConvertible {
-    /// Lower-case hexadecimal, 64 characters.
-    public let hex: String
+    public let words: (UInt64, UInt64, UInt64, UInt64)
 
     /// Accepts 64 hexadecimal characters in either case; nil otherwise.
     public init?(hex: some StringProtocol) {
-        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ byte in
-            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-                || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
-        }) else { return nil }
-        self.hex = hex.lowercased()
+        var utf8 = ContiguousArray(hex.utf8)
+        guard utf8.count == 64 else { return nil }
+        guard let digest = utf8.withUnsafeMutableBufferPointer({ Self(hexBytes: UnsafeBufferPointer($0)) }) else {
+            return nil
+        }
+        self = digest
+    }
+
+    /// Parses 64 hexadecimal bytes; nil when the count or a character is wrong.
+    public init?(hexBytes: UnsafeBufferPointer<UInt8>) {
+        guard hexBytes.count == 64 else { return nil }
+        var words: [UInt64] = [0, 0, 0, 0]
+        for index in 0..<64 {
+            let byte = hexBytes[index]
+            let nibble: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            words[index / 16] = words[index / 16] << 4 | UInt64(nibble)
+        }
+        self.words = (words[0], words[1], words[2], words[3])
     }
 
     /// The digest of `bytes`.
@@ -150,17 +170,37 @@ public struct EventDigest: Hashable, Sendable, Comparable, CustomStringConvertib
     }
 
     public init(_ digest: SHA256.Digest) {
+        var words: [UInt64] = [0, 0, 0, 0]
+        for (index, byte) in digest.enumerated() {
+            words[index / 8] = words[index / 8] << 8 | UInt64(byte)
+        }
+        self.words = (words[0], words[1], words[2], words[3])
+    }
+
+    /// Lower-case hexadecimal, 64 characters.
+    public var hex: String {
         let table = Array("0123456789abcdef".utf8)
         var characters = [UInt8]()
         characters.reserveCapacity(64)
-        for byte in digest {
-            characters.append(table[Int(byte >> 4)])
-            characters.append(table[Int(byte & 0x0F)])
+        for word in [words.0, words.1, words.2, words.3] {
+            for shift in stride(from: 60, through: 0, by: -4) {
+                characters.append(table[Int((word >> UInt64(shift)) & 0xF)])
+            }
         }
-        self.hex = String(decoding: characters, as: UTF8.self)
+        return String(decoding: characters, as: UTF8.self)
     }
 
     public var description: String { hex }
 
-    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.hex < rhs.hex }
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.words == rhs.words }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        [lhs.words.0, lhs.words.1, lhs.words.2, lhs.words.3]
+            .lexicographicallyPrecedes([rhs.words.0, rhs.words.1, rhs.words.2, rhs.words.3])
+    }
 }

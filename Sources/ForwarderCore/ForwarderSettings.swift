@@ -1,0 +1,226 @@
+import Foundation
+
+/// Everything a forwarder run is configured with, after config file, environment and flags.
+public struct ForwarderSettings: Hashable, Sendable {
+    public enum LogFormat: String, Hashable, Sendable, CaseIterable {
+        case text
+        case json
+    }
+
+    public var watchFolder: String
+    public var forwardingEnabled: Bool
+    public var serverURL: String?
+    public var passInterval: Duration
+    public var policy: ScanPolicy
+    public var requestTimeout: Duration
+    public var statePath: String
+    public var serialHint: String?
+    public var logFormat: LogFormat
+
+    public init(watchFolder: String, forwardingEnabled: Bool, serverURL: String?, passInterval: Duration,
+                policy: ScanPolicy, requestTimeout: Duration, statePath: String, serialHint: String?,
+                logFormat: LogFormat) {
+        self.watchFolder = watchFolder
+        self.forwardingEnabled = forwardingEnabled
+        self.serverURL = serverURL
+        self.passInterval = passInterval
+        self.policy = policy
+        self.requestTimeout = requestTimeout
+        self.statePath = statePath
+        self.serialHint = serialHint
+        self.logFormat = logFormat
+    }
+}
+
+/// One source of setting values, named for messages ("config.ini", "environment", "command line").
+public struct SettingsLayer: Hashable, Sendable {
+    public var source: String
+    /// Values by upper-case key, e.g. `SFM_URL`.
+    public var values: [String: String]
+
+    public init(source: String, values: [String: String]) {
+        self.source = source
+        self.values = Dictionary(values.map { (EventFileRules.caseFoldedKey($0.key), $0.value) },
+                                 uniquingKeysWith: { _, last in last })
+    }
+}
+
+/// A setting value that cannot be used: the message names the key, the value and what is allowed.
+public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var key: String
+    public var value: String
+    public var source: String
+    public var allowed: String
+
+    public var description: String {
+        "invalid \(key)=\"\(value)\" (from \(source)): expected \(allowed)"
+    }
+}
+
+/// Merges setting layers (later layers win) and validates every value.
+///
+/// The keys are series3-watcher's `config.ini` keys, so an existing watcher configuration works
+/// unchanged; flags are mapped onto the same keys, which keeps one validation path for all.
+public enum SettingsResolver {
+    /// The documented keys with their defaults, in README order.
+    public enum Key: String, CaseIterable, Sendable {
+        case watchFolder = "SERIES3_PATH"
+        case forwardingEnabled = "SFM_FORWARD_ENABLED"
+        case serverURL = "SFM_URL"
+        case passIntervalSeconds = "SFM_FORWARD_INTERVAL_SECONDS"
+        case forwardsPerPassLimit = "SFM_MAX_FORWARDS_PER_PASS"
+        case maximumEventAgeDays = "MAX_EVENT_AGE_DAYS"
+        case quiescenceSeconds = "SFM_QUIESCENCE_SECONDS"
+        case reportGraceSeconds = "SFM_MISSING_REPORT_GRACE_SECONDS"
+        case requestTimeoutSeconds = "SFM_HTTP_TIMEOUT_SECONDS"
+        case statePath = "SFM_STATE_FILE"
+        case serialHint = "SFM_SERIAL_HINT"
+        case logFormat = "SFM_LOG_FORMAT"
+
+        public var defaultValue: String? {
+            switch self {
+            case .watchFolder: return #"C:\Blastware 10\Event\autocall home"#
+            case .forwardingEnabled: return "false"
+            case .serverURL: return nil
+            case .passIntervalSeconds: return "60"
+            case .forwardsPerPassLimit: return "500"
+            case .maximumEventAgeDays: return "365"
+            case .quiescenceSeconds: return "5"
+            case .reportGraceSeconds: return "60"
+            case .requestTimeoutSeconds: return "60"
+            case .statePath: return "sfm_forward.state"
+            case .serialHint: return nil
+            case .logFormat: return "text"
+            }
+        }
+    }
+
+    /// Resolves the layers, lowest precedence first.
+    ///
+    /// - Parameter defaultStatePath: where the state lives when no layer names it (next to the
+    ///   config file when there is one).
+    public static func resolve(_ layers: [SettingsLayer], defaultStatePath: String? = nil) throws -> ForwarderSettings {
+        var merged: [String: (value: String, source: String)] = [:]
+        for key in Key.allCases {
+            if let value = key.defaultValue { merged[key.rawValue] = (value, "default") }
+        }
+        if let defaultStatePath { merged[Key.statePath.rawValue] = (defaultStatePath, "default") }
+        for layer in layers {
+            for (key, value) in layer.values { merged[key] = (value, layer.source) }
+        }
+        func raw(_ key: Key) -> (value: String, source: String)? { merged[key.rawValue] }
+        func text(_ key: Key) -> String? {
+            guard let entry = raw(key) else { return nil }
+            let trimmed = entry.value.trimmingCharacters(in: .whitespaces)
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        func seconds(_ key: Key, minimum: Double, allowZero: Bool) throws -> Duration {
+            let entry = raw(key)!
+            let allowed = allowZero ? "a number of seconds, 0 or more" : "a number of seconds greater than 0"
+            guard let value = Double(entry.value.trimmingCharacters(in: .whitespaces)), value.isFinite,
+                  allowZero ? value >= minimum : value > minimum, value <= 31_536_000 else {
+                throw SettingsError(key: key.rawValue, value: entry.value, source: entry.source, allowed: allowed)
+            }
+            return .nanoseconds(Int64((value * 1e9).rounded()))
+        }
+        func integer(_ key: Key, range: ClosedRange<Int>, allowed: String) throws -> Int {
+            let entry = raw(key)!
+            guard let value = Int(entry.value.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+                throw SettingsError(key: key.rawValue, value: entry.value, source: entry.source, allowed: allowed)
+            }
+            return value
+        }
+
+        let enabledEntry = raw(.forwardingEnabled)!
+        guard let enabled = parseBoolean(enabledEntry.value) else {
+            throw SettingsError(key: Key.forwardingEnabled.rawValue, value: enabledEntry.value,
+                                source: enabledEntry.source, allowed: "true or false (also yes/no, on/off, 1/0)")
+        }
+        let serverURL = text(.serverURL)
+        if let serverURL, !isUsableServerURL(serverURL) {
+            let entry = raw(.serverURL)!
+            throw SettingsError(key: Key.serverURL.rawValue, value: entry.value, source: entry.source,
+                                allowed: "an http:// or https:// URL with a host, e.g. http://sfm.local:8200")
+        }
+        let formatEntry = raw(.logFormat)!
+        guard let logFormat = ForwarderSettings.LogFormat(rawValue: formatEntry.value.lowercased()) else {
+            throw SettingsError(key: Key.logFormat.rawValue, value: formatEntry.value, source: formatEntry.source,
+                                allowed: "text or json")
+        }
+        let limit = try integer(.forwardsPerPassLimit, range: 0...10_000_000, allowed: "a whole number, 0 for unlimited")
+        let ageDays = try integer(.maximumEventAgeDays, range: 1...36_500, allowed: "a whole number of days from 1 to 36500")
+        guard let watchFolder = text(.watchFolder) else {
+            throw SettingsError(key: Key.watchFolder.rawValue, value: raw(.watchFolder)?.value ?? "",
+                                source: raw(.watchFolder)?.source ?? "default", allowed: "the path of the ACH folder")
+        }
+        guard let statePath = text(.statePath) else {
+            throw SettingsError(key: Key.statePath.rawValue, value: raw(.statePath)?.value ?? "",
+                                source: raw(.statePath)?.source ?? "default", allowed: "a file path")
+        }
+        let policy = ScanPolicy(
+            quiescencePeriod: try seconds(.quiescenceSeconds, minimum: 0, allowZero: true),
+            reportGracePeriod: try seconds(.reportGraceSeconds, minimum: 0, allowZero: true),
+            maximumEventAge: .seconds(ageDays * 86_400),
+            forwardsPerPassLimit: limit == 0 ? nil : limit)
+        return ForwarderSettings(
+            watchFolder: watchFolder, forwardingEnabled: enabled, serverURL: serverURL,
+            passInterval: try seconds(.passIntervalSeconds, minimum: 0, allowZero: false),
+            policy: policy,
+            requestTimeout: try seconds(.requestTimeoutSeconds, minimum: 0, allowZero: false),
+            statePath: statePath, serialHint: text(.serialHint), logFormat: logFormat)
+    }
+
+    /// Python configparser's boolean words, which series3-watcher's config.ini uses.
+    public static func parseBoolean(_ text: String) -> Bool? {
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "1", "yes", "true", "on": return true
+        case "0", "no", "false", "off": return false
+        default: return nil
+        }
+    }
+
+    static func isUsableServerURL(_ text: String) -> Bool {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty else { return false }
+        return url.query == nil && url.fragment == nil
+    }
+}
+
+/// A parse failure in an INI file, with its line number.
+public struct IniFileError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var path: String
+    public var line: Int
+    public var text: String
+
+    public var description: String {
+        "\(path):\(line): cannot read \"\(text)\": expected KEY = VALUE, a [section] or a comment"
+    }
+}
+
+/// Reads series3-watcher's `config.ini` (Python configparser syntax, sections ignored).
+public enum IniFile {
+    /// Parses `text` into upper-case keys and their values; `=` or `:` separate them.
+    public static func parse(_ text: String, path: String) throws -> [String: String] {
+        var values: [String: String] = [:]
+        var lineNumber = 0
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            lineNumber += 1
+            var line = Substring(rawLine)
+            if lineNumber == 1, line.hasPrefix("\u{FEFF}") { line = line.dropFirst() }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix(";") { continue }
+            if trimmed.hasPrefix("[") && trimmed.hasSuffix("]") { continue }
+            guard let separator = trimmed.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                throw IniFileError(path: path, line: lineNumber, text: trimmed)
+            }
+            let key = trimmed[..<separator].trimmingCharacters(in: .whitespaces)
+            guard !key.isEmpty else { throw IniFileError(path: path, line: lineNumber, text: trimmed) }
+            var value = trimmed[trimmed.index(after: separator)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[EventFileRules.caseFoldedKey(key)] = value
+        }
+        return values
+    }
+}

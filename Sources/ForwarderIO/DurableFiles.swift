@@ -1,0 +1,151 @@
+import ForwarderCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file opened for appending whose writes reach the OS at once and the disk at `synchronize()`.
+///
+/// Each `append` is one `write` call, so a killed process loses nothing it appended; only a
+/// power cut can lose what was appended since the last `synchronize()`.
+final class AppendOnlyFile {
+    let path: String
+    #if os(Windows)
+    private let handle: FileHandle
+    #else
+    private let descriptor: Int32
+    #endif
+
+    /// Opens `path` for appending, creating it when absent; takes an exclusive lock where the
+    /// platform offers one, so two forwarders cannot share a state.
+    init(path: String, exclusive: Bool) throws {
+        self.path = path
+        #if os(Windows)
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw StateFileError(path: path, kind: .unwritable, detail: "cannot create the file")
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw StateFileError(path: path, kind: .unwritable, detail: "cannot open the file for writing")
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+        #else
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw StateFileError(path: path, kind: .unwritable, detail: "cannot open for appending: \(Self.lastError())")
+        }
+        if exclusive, flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            close(descriptor)
+            throw StateFileError(path: path, kind: .lockedByAnotherProcess, detail: "the state is locked")
+        }
+        self.descriptor = descriptor
+        #endif
+    }
+
+    deinit {
+        #if os(Windows)
+        try? handle.close()
+        #else
+        close(descriptor)
+        #endif
+    }
+
+    func append(_ bytes: some Collection<UInt8>) throws {
+        #if os(Windows)
+        do { try handle.write(contentsOf: Data(bytes)) } catch {
+            throw StateFileError(path: path, kind: .unwritable, detail: "write failed: \(error)")
+        }
+        #else
+        let array = Array(bytes)
+        var offset = 0
+        while offset < array.count {
+            let written = array.withUnsafeBytes { buffer in
+                write(descriptor, buffer.baseAddress! + offset, array.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw StateFileError(path: path, kind: .unwritable, detail: "write failed: \(Self.lastError())")
+            }
+            offset += written
+        }
+        #endif
+    }
+
+    /// Cuts the file to `byteCount` bytes (used to drop a torn last line before appending).
+    func truncate(to byteCount: Int) throws {
+        #if os(Windows)
+        do { try handle.truncate(atOffset: UInt64(byteCount)); try handle.seekToEnd() } catch {
+            throw StateFileError(path: path, kind: .unwritable, detail: "truncate failed: \(error)")
+        }
+        #else
+        guard ftruncate(descriptor, off_t(byteCount)) == 0 else {
+            throw StateFileError(path: path, kind: .unwritable, detail: "truncate failed: \(Self.lastError())")
+        }
+        #endif
+    }
+
+    func synchronize() throws {
+        #if os(Windows)
+        do { try handle.synchronize() } catch {
+            throw StateFileError(path: path, kind: .unwritable, detail: "sync failed: \(error)")
+        }
+        #else
+        guard fsync(descriptor) == 0 else {
+            throw StateFileError(path: path, kind: .unwritable, detail: "fsync failed: \(Self.lastError())")
+        }
+        #endif
+    }
+
+    static func lastError() -> String { String(cString: strerror(errno)) }
+}
+
+/// Whole-file writes that are atomic and durable: write a temporary file, sync it, rename it
+/// over the target, then sync the folder so the rename itself survives a power cut.
+enum AtomicFileWriter {
+    static func write(_ bytes: Data, to path: String) throws {
+        let temporaryPath = path + ".tmp"
+        do {
+            let temporary = try AppendOnlyFile(path: temporaryPath, exclusive: false)
+            try temporary.truncate(to: 0)
+            try temporary.append(bytes)
+            try temporary.synchronize()
+        }
+        #if os(Windows)
+        do {
+            if FileManager.default.fileExists(atPath: path) {
+                _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path),
+                                                          withItemAt: URL(fileURLWithPath: temporaryPath))
+            } else {
+                try FileManager.default.moveItem(atPath: temporaryPath, toPath: path)
+            }
+        } catch {
+            throw StateFileError(path: path, kind: .unwritable, detail: "cannot replace the file: \(error)")
+        }
+        #else
+        guard rename(temporaryPath, path) == 0 else {
+            throw StateFileError(path: path, kind: .unwritable,
+                                 detail: "cannot rename \(temporaryPath) into place: \(AppendOnlyFile.lastError())")
+        }
+        try synchronizeFolder(containing: path)
+        #endif
+    }
+
+    /// Makes a rename or a new file in the folder of `path` durable (POSIX only).
+    static func synchronizeFolder(containing path: String) throws {
+        #if !os(Windows)
+        let folder = (path as NSString).deletingLastPathComponent
+        let descriptor = open(folder.isEmpty ? "." : folder, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw StateFileError(path: path, kind: .unwritable, detail: "cannot open its folder: \(AppendOnlyFile.lastError())")
+        }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else {
+            throw StateFileError(path: path, kind: .unwritable, detail: "cannot sync its folder: \(AppendOnlyFile.lastError())")
+        }
+        #endif
+    }
+}

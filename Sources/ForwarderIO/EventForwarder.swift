@@ -1,0 +1,232 @@
+import ForwarderCore
+import Foundation
+import Logging
+
+/// Runs passes: lists the folder, lets the planner decide, reads, hashes, uploads and records.
+///
+/// The same type runs in production and in the simulation; only the seams differ. It keeps the
+/// digest cache between passes, so a steady pass over a forwarded folder reads no contents.
+public actor EventForwarder {
+    public let folder: any EventFolder
+    public let uploader: any EventUploader
+    public let store: any ForwardStateStore
+    public let clock: any ForwarderClock
+    public let policy: ScanPolicy
+    public let serialHint: String?
+    /// When true, passes plan and hash but neither upload nor record.
+    public let dryRun: Bool
+    private let logger: Logger
+    private var cache: DigestCache
+    private var stopRequested = false
+    /// Records between two syncs inside one long pass; the pass also syncs at its end.
+    private let recordsPerSync: Int
+
+    public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
+                clock: any ForwarderClock, policy: ScanPolicy, serialHint: String? = nil, dryRun: Bool = false,
+                recordsPerSync: Int = 500, logger: Logger) {
+        self.folder = folder
+        self.uploader = uploader
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+        self.serialHint = serialHint
+        self.dryRun = dryRun
+        self.recordsPerSync = recordsPerSync
+        self.logger = logger
+        self.cache = DigestCache(records: store.allRecords())
+    }
+
+    /// Asks a running pass to stop before its next upload; the upload in flight completes.
+    public func requestStop() { stopRequested = true }
+
+    public var isStopRequested: Bool { stopRequested }
+
+    /// One pass over the folder.
+    ///
+    /// Throws when the folder cannot be listed or the state cannot be written; a single file that
+    /// cannot be read or uploaded is counted and logged, and the pass goes on.
+    public func runPass() async throws -> PassReport {
+        let now = clock.now()
+        var report = PassReport(startedAt: now)
+        let entries = try folder.listEntries()
+        let store = self.store
+        let plan = ScanPlanner.plan(entries: entries, now: now, policy: policy, cache: cache,
+                                    acceptedRecord: { store.record(for: $0) })
+        report.listedEntries = plan.listedEntryCount
+        report.eventBinaries = plan.eventBinaryCount
+        report.reports = plan.reportCount
+        report.pending = plan.candidates.count
+        for (reason, count) in plan.skips { report.skip(reason, count: count) }
+
+        var recordsSinceSync = 0
+        for (index, candidate) in plan.candidates.enumerated() {
+            if stopRequested {
+                report.interrupted = true
+                break
+            }
+            if let limit = policy.forwardsPerPassLimit, report.uploadsAttempted >= limit {
+                report.skip(.passLimitReached, count: plan.candidates.count - index)
+                break
+            }
+            guard let prepared = prepare(candidate, report: &report) else { continue }
+            if dryRun {
+                logger.info("would upload", metadata: metadata(candidate, digest: prepared.digest))
+                continue
+            }
+            report.uploadsAttempted += 1
+            let outcome = await uploader.upload(prepared.request)
+            if try handle(outcome, for: candidate, prepared: prepared, report: &report) {
+                recordsSinceSync += 1
+                if recordsSinceSync >= recordsPerSync {
+                    try store.sync()
+                    recordsSinceSync = 0
+                }
+            }
+        }
+        try store.sync()
+        cache.retainOnly(names: Set(entries.lazy.filter { $0.kind == .regularFile }.map(\.name)))
+        report.finishedAt = clock.now()
+        return report
+    }
+
+    /// Marks every in-window event binary as accepted without uploading anything.
+    ///
+    /// For a first deploy beside a large archive: only events that appear afterwards are sent.
+    /// Seeded binaries count as sent with their report, so a report never triggers a re-send.
+    public func seedState(progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> SeedReport {
+        let now = clock.now()
+        let entries = try folder.listEntries()
+        let binaries = entries.filter { $0.kind == .regularFile && EventFileRules.isEventBinary($0.name) }
+        var report = SeedReport()
+        report.eventBinaries = binaries.count
+        let oldestAllowed = now - policy.maximumEventAge
+        for (index, binary) in binaries.enumerated() {
+            defer { progress(index + 1, binaries.count) }
+            guard binary.modificationTime >= oldestAllowed else {
+                report.skippedTooOld += 1
+                continue
+            }
+            if let digest = cache.digest(for: binary), store.record(for: digest) != nil {
+                report.alreadyKnown += 1
+                continue
+            }
+            let bytes: Data
+            do { bytes = try folder.readContents(of: binary.name) } catch {
+                report.unreadable += 1
+                logger.warning("cannot read for seeding", metadata: ["event.name": "\(binary.name)", "error": "\(error)"])
+                continue
+            }
+            report.hashedBytes += Int64(bytes.count)
+            let digest = EventDigest(of: bytes)
+            cache.remember(digest, for: binary)
+            if let known = store.record(for: digest) {
+                report.alreadyKnown += 1
+                rememberFingerprint(of: binary, in: known)
+                continue
+            }
+            try store.record(ForwardRecord(digest: digest, fileName: binary.name, byteCount: Int64(bytes.count),
+                                           hadReport: true, forwardedAt: now, fingerprint: binary.fingerprint))
+            report.seeded += 1
+        }
+        try store.sync()
+        return report
+    }
+
+    /// Gives a record that lacks a fingerprint (imported from version 1) the one just hashed,
+    /// so that after a restart the digest cache knows the file without reading it again.
+    private func rememberFingerprint(of binary: FolderEntry, in record: ForwardRecord) {
+        guard record.fingerprint == nil, record.fileName == binary.name, record.byteCount == binary.byteCount else { return }
+        var updated = record
+        updated.fingerprint = binary.fingerprint
+        do { try store.record(updated) } catch {
+            logger.warning("cannot update state record", metadata: ["event.name": "\(binary.name)", "error": "\(error)"])
+        }
+    }
+
+    private struct PreparedUpload {
+        var digest: EventDigest
+        var reason: UploadReason
+        var request: ImportRequest
+    }
+
+    /// Reads and hashes a candidate and decides whether it still needs uploading.
+    private func prepare(_ candidate: UploadCandidate, report: inout PassReport) -> PreparedUpload? {
+        let binary = candidate.binary
+        let bytes: Data
+        do { bytes = try folder.readContents(of: binary.name) } catch {
+            report.skip(.unreadable)
+            logger.warning("cannot read event binary", metadata: ["event.name": "\(binary.name)", "error": "\(error)"])
+            return nil
+        }
+        guard Int64(bytes.count) == binary.byteCount else {
+            report.skip(.changedWhileReading)
+            return nil
+        }
+        let digest = candidate.cachedDigest ?? EventDigest(of: bytes)
+        cache.remember(digest, for: binary)
+        let accepted = store.record(for: digest)
+        switch ScanPlanner.decide(candidate, digest: digest, acceptedRecord: accepted) {
+        case .skip(let reason):
+            report.skip(reason)
+            if let accepted { rememberFingerprint(of: binary, in: accepted) }
+            return nil
+        case .upload(let reason):
+            var reportFile: ImportRequest.File?
+            if let reportEntry = candidate.report {
+                do {
+                    let reportBytes = try folder.readContents(of: reportEntry.name)
+                    guard Int64(reportBytes.count) == reportEntry.byteCount else {
+                        report.skip(.changedWhileReading)
+                        return nil
+                    }
+                    reportFile = ImportRequest.File(name: reportEntry.name, contents: reportBytes)
+                } catch {
+                    report.skip(.unreadable)
+                    logger.warning("cannot read report", metadata: ["event.report": "\(reportEntry.name)", "error": "\(error)"])
+                    return nil
+                }
+            }
+            let request = ImportRequest(binary: ImportRequest.File(name: binary.name, contents: bytes),
+                                        report: reportFile, serialHint: serialHint)
+            return PreparedUpload(digest: digest, reason: reason, request: request)
+        }
+    }
+
+    /// Counts and logs an outcome, recording acceptances; returns whether it recorded.
+    private func handle(_ outcome: UploadOutcome, for candidate: UploadCandidate, prepared: PreparedUpload,
+                        report: inout PassReport) throws -> Bool {
+        var details = metadata(candidate, digest: prepared.digest)
+        switch outcome {
+        case .accepted(let row):
+            let hadReport = prepared.request.report != nil
+            try store.record(ForwardRecord(digest: prepared.digest, fileName: candidate.binary.name,
+                                           byteCount: candidate.binary.byteCount, hadReport: hadReport,
+                                           forwardedAt: clock.now(), fingerprint: candidate.binary.fingerprint))
+            report.forwarded += 1
+            report.uploadedBytes += Int64(prepared.request.binary.contents.count + (prepared.request.report?.contents.count ?? 0))
+            if hadReport { report.forwardedWithReport += 1 }
+            if prepared.reason == .lateReport { report.lateReportsResent += 1 }
+            details["server.inserted"] = "\(row.inserted ?? 0)"
+            details["server.skipped"] = "\(row.skipped ?? 0)"
+            logger.info(prepared.reason == .lateReport ? "re-sent with late report" : "forwarded", metadata: details)
+            return true
+        case .rejected(let problem):
+            report.rejected += 1
+            details["error"] = "\(problem)"
+            logger.error("rejected by server", metadata: details)
+            return false
+        case .failed(let problem):
+            report.failed += 1
+            details["error"] = "\(problem)"
+            logger.warning("upload failed; will retry next pass", metadata: details)
+            return false
+        }
+    }
+
+    private func metadata(_ candidate: UploadCandidate, digest: EventDigest) -> Logger.Metadata {
+        ["event.name": "\(candidate.binary.name)",
+         "event.report": "\(candidate.report?.name ?? "none")",
+         "event.digest": "\(digest.hex.prefix(16))",
+         "event.bytes": "\(candidate.binary.byteCount)"]
+    }
+}

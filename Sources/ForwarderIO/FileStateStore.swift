@@ -1,0 +1,238 @@
+import ForwarderCore
+import Foundation
+
+/// The durable forwarding state: a snapshot file plus an append-only journal beside it.
+///
+/// Recording appends one line to `<path>.journal` (O(1)); `sync()` makes the journal durable
+/// and, once the journal has grown as large as the snapshot, compacts both into a new snapshot
+/// written atomically. Loading replays the journal over the snapshot, tolerating a torn last
+/// line. A path that holds the Python forwarder's version-1 JSON is converted in place, the
+/// original kept as `<path>.v1-backup`. Anything else that cannot be read is an error: a damaged
+/// state is never replaced by an empty one, because that would upload everything again.
+public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
+    public let path: String
+    public var journalPath: String { path + ".journal" }
+
+    private let lock = NSLock()
+    private var records: [EventDigest: ForwardRecord] = [:]
+    private var journal: AppendOnlyFile!
+    private var journalRecordCount = 0
+    private var hasUnsyncedRecords = false
+    private let compactionMinimum: Int
+    /// What loading found, for logs and `status`.
+    public private(set) var loadSummary = LoadSummary()
+
+    public struct LoadSummary: Hashable, Sendable {
+        public var snapshotRecords = 0
+        public var journalRecords = 0
+        public var tornTailBytes = 0
+        public var importedVersionOneRecords = 0
+    }
+
+    /// Opens (or creates) the state at `path`.
+    ///
+    /// - Parameter compactionMinimum: the journal is not compacted before it holds this many
+    ///   records, so small states do not rewrite their snapshot on every sync.
+    public init(path: String, compactionMinimum: Int = 10_000) throws {
+        self.path = path
+        self.compactionMinimum = compactionMinimum
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+                throw StateFileError(path: path, kind: .unwritable, detail: "its folder \(folder) does not exist")
+            }
+        }
+        if FileManager.default.fileExists(atPath: path) {
+            let contents = try Self.read(path)
+            let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF]
+            if contents.first(where: { !whitespace.contains($0) }) == UInt8(ascii: "{") {
+                try importVersionOne(contents)
+            } else {
+                let (loaded, _) = try parse(contents, path: path, isJournal: false)
+                loadSummary.snapshotRecords = loaded
+            }
+        }
+        let journalExists = FileManager.default.fileExists(atPath: journalPath)
+        var validJournalBytes = 0
+        if journalExists {
+            let contents = try Self.read(journalPath)
+            if contents.isEmpty {
+                validJournalBytes = 0
+            } else {
+                let (loaded, validBytes) = try parse(contents, path: journalPath, isJournal: true)
+                loadSummary.journalRecords = loaded
+                loadSummary.tornTailBytes = contents.count - validBytes
+                journalRecordCount = loaded
+                validJournalBytes = validBytes
+            }
+        }
+        journal = try AppendOnlyFile(path: journalPath, exclusive: true)
+        if validJournalBytes == 0 {
+            try journal.truncate(to: 0)
+            try journal.append(Array((StateRecordCodec.header + "\n").utf8))
+            try journal.synchronize()
+            try AtomicFileWriter.synchronizeFolder(containing: journalPath)
+        } else if loadSummary.tornTailBytes > 0 {
+            try journal.truncate(to: validJournalBytes)
+            try journal.synchronize()
+        }
+    }
+
+    public var count: Int { lock.withLock { records.count } }
+
+    public func record(for digest: EventDigest) -> ForwardRecord? {
+        lock.withLock { records[digest] }
+    }
+
+    public func allRecords() -> [ForwardRecord] {
+        lock.withLock { Array(records.values) }
+    }
+
+    public func record(_ record: ForwardRecord) throws {
+        try lock.withLock {
+            try journal.append(Array(StateRecordCodec.encode(record).utf8))
+            records[record.digest] = record
+            journalRecordCount += 1
+            hasUnsyncedRecords = true
+        }
+    }
+
+    public func sync() throws {
+        try lock.withLock {
+            if hasUnsyncedRecords {
+                try journal.synchronize()
+                hasUnsyncedRecords = false
+            }
+            if journalRecordCount >= max(compactionMinimum, records.count) {
+                try compact()
+            }
+        }
+    }
+
+    /// Writes every record into a new snapshot and empties the journal.
+    ///
+    /// A crash after the rename but before the journal is emptied only replays records that the
+    /// snapshot already holds, so the order is safe.
+    private func compact() throws {
+        var text = StateRecordCodec.header + "\n"
+        text.reserveCapacity(records.count * 130)
+        for record in records.values {
+            text += StateRecordCodec.encode(record)
+        }
+        try AtomicFileWriter.write(Data(text.utf8), to: path)
+        try journal.truncate(to: 0)
+        try journal.append(Array((StateRecordCodec.header + "\n").utf8))
+        try journal.synchronize()
+        journalRecordCount = 0
+    }
+
+    private static func read(_ path: String) throws -> Data {
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw StateFileError(path: path, kind: .unreadable, detail: "cannot read it (\(error.localizedDescription))")
+        }
+    }
+
+    /// Parses a snapshot or journal into `records`; returns how many lines it held and how many
+    /// leading bytes are valid.
+    ///
+    /// Only a journal may end in a torn line (no newline) or a run of NUL bytes, which is what a
+    /// crash or power cut mid-append leaves; anywhere else a bad line is corruption.
+    private func parse(_ contents: Data, path: String, isJournal: Bool) throws -> (records: Int, validBytes: Int) {
+        try Self.parse(contents, path: path, isJournal: isJournal) { self.records[$0.digest] = $0 }
+    }
+
+    private static func parse(_ contents: Data, path: String, isJournal: Bool,
+                              into add: (ForwardRecord) -> Void) throws -> (records: Int, validBytes: Int) {
+        try contents.withUnsafeBytes { raw -> (Int, Int) in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            let newline = UInt8(ascii: "\n")
+            guard let headerEnd = bytes.firstIndex(of: newline),
+                  String(decoding: UnsafeBufferPointer(rebasing: bytes[..<headerEnd]), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespaces) == StateRecordCodec.header else {
+                // A journal torn while its header was being written holds no records yet.
+                if isJournal, bytes.firstIndex(of: newline) == nil || bytes.allSatisfy({ $0 == 0 }) {
+                    return (0, 0)
+                }
+                let firstLine = String(decoding: bytes.prefix(60), as: UTF8.self)
+                    .split(separator: "\n").first.map(String.init) ?? ""
+                throw StateFileError(path: path, kind: .unknownFormat,
+                                     detail: "its first line is \"\(firstLine)\", not \"\(StateRecordCodec.header)\"")
+            }
+            var count = 0
+            var lineStart = headerEnd + 1
+            var lineNumber = 1
+            while lineStart < bytes.count {
+                lineNumber += 1
+                guard let lineEnd = UnsafeBufferPointer(rebasing: bytes[lineStart...]).firstIndex(of: newline)
+                        .map({ $0 + lineStart }) else {
+                    if isJournal { return (count, lineStart) }
+                    throw StateFileError(path: path, kind: .corruptLine(lineNumber), detail: "the last line is cut short")
+                }
+                let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd])
+                guard let record = StateRecordCodec.decode(line) else {
+                    let rest = UnsafeBufferPointer(rebasing: bytes[lineStart...])
+                    if isJournal, rest.allSatisfy({ $0 == 0 || $0 == newline }) { return (count, lineStart) }
+                    throw StateFileError(path: path, kind: .corruptLine(lineNumber),
+                                         detail: "line \(lineNumber) is not a valid record")
+                }
+                add(record)
+                count += 1
+                lineStart = lineEnd + 1
+            }
+            return (count, bytes.count)
+        }
+    }
+
+    /// Converts the Python forwarder's `{"version": 1, "forwarded": {sha256: {...}}}` file.
+    ///
+    /// Entries without `had_report` count as sent with their report, as upstream decided, so an
+    /// import never re-sends anything.
+    private func importVersionOne(_ contents: Data) throws {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: contents)
+        } catch {
+            throw StateFileError(path: path, kind: .unknownFormat, detail: "it starts like JSON but does not parse (\(error.localizedDescription))")
+        }
+        guard let root = object as? [String: Any] else {
+            throw StateFileError(path: path, kind: .unknownFormat, detail: "its JSON root is not an object")
+        }
+        guard let version = root["version"] as? Int, version == 1 else {
+            throw StateFileError(path: path, kind: .unsupportedVersion("\(root["version"] ?? "none")"),
+                                 detail: "JSON state version \(root["version"] ?? "missing") is not 1")
+        }
+        let forwarded = root["forwarded"] as? [String: Any] ?? [:]
+        for (key, value) in forwarded {
+            guard let digest = EventDigest(hex: key), let entry = value as? [String: Any],
+                  let fileName = entry["filename"] as? String, !fileName.contains("\t"), !fileName.contains("\n") else {
+                throw StateFileError(path: path, kind: .invalidVersionOneEntry(key),
+                                     detail: "entry \(key) is not a valid version-1 record")
+            }
+            let byteCount = (entry["size"] as? NSNumber)?.int64Value ?? 0
+            let hadReport = (entry["had_report"] as? Bool) ?? true
+            let forwardedAt = (entry["forwarded_at"] as? String).flatMap(Self.parseTimestamp) ?? FileTime(nanosecondsSince1970: 0)
+            records[digest] = ForwardRecord(digest: digest, fileName: fileName, byteCount: byteCount,
+                                            hadReport: hadReport, forwardedAt: forwardedAt, fingerprint: nil)
+        }
+        loadSummary.importedVersionOneRecords = records.count
+        let backupPath = path + ".v1-backup"
+        if !FileManager.default.fileExists(atPath: backupPath) {
+            try AtomicFileWriter.write(contents, to: backupPath)
+        }
+        var text = StateRecordCodec.header + "\n"
+        for record in records.values { text += StateRecordCodec.encode(record) }
+        try AtomicFileWriter.write(Data(text.utf8), to: path)
+    }
+
+    /// Reads the reference's `2026-05-08T10:11:12.345678Z` timestamps.
+    static func parseTimestamp(_ text: String) -> FileTime? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return FileTime(date) }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text).map(FileTime.init)
+    }
+}

@@ -1,0 +1,159 @@
+import ForwarderCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The watched folder on the local disk.
+///
+/// Lists with `readdir` + `fstatat` (one stat per entry, links not followed): at 100k+ files
+/// that is 10–20× faster than `FileManager`. Windows, where Blastware PCs run, takes a small
+/// portable path through `FileManager` that cannot be tested here and so stays plain.
+public struct LocalEventFolder: EventFolder {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public var location: String { path }
+
+    public func listEntries() throws -> [FolderEntry] {
+        #if os(Windows)
+        return try listWithFileManager()
+        #else
+        return try listWithReaddir()
+        #endif
+    }
+
+    public func readContents(of name: String) throws -> Data {
+        guard !name.contains("/"), !name.contains("\\"), name != "..", name != "." else {
+            throw FolderError(kind: .outsideFolder, path: name, detail: "not a plain file name")
+        }
+        let filePath = (path as NSString).appendingPathComponent(name)
+        #if os(Windows)
+        let attributes = try? FileManager.default.attributesOfItem(atPath: filePath)
+        guard attributes?[.type] as? FileAttributeType == .typeRegular else {
+            throw FolderError(kind: .notARegularFile, path: filePath, detail: "not a regular file")
+        }
+        do { return try Data(contentsOf: URL(fileURLWithPath: filePath)) } catch {
+            throw FolderError(kind: .other(code: 0), path: filePath, detail: "\(error)")
+        }
+        #else
+        // O_NOFOLLOW: a link swapped in after listing is refused rather than followed out of the folder.
+        let descriptor = open(filePath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Self.folderError(errno, path: filePath) }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw Self.folderError(errno, path: filePath) }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            throw FolderError(kind: .notARegularFile, path: filePath, detail: "not a regular file")
+        }
+        var data = Data(count: Int(status.st_size))
+        var total = 0
+        try data.withUnsafeMutableBytes { buffer in
+            while total < buffer.count {
+                let count = read(descriptor, buffer.baseAddress! + total, buffer.count - total)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw Self.folderError(errno, path: filePath)
+                }
+                if count == 0 { break }
+                total += count
+            }
+        }
+        // A file that shrank while being read returns what was there; the caller compares sizes.
+        if total < data.count { data.removeSubrange(total...) }
+        return data
+        #endif
+    }
+
+    #if !os(Windows)
+    private func listWithReaddir() throws -> [FolderEntry] {
+        guard let directory = opendir(path) else { throw Self.folderError(errno, path: path, isFolder: true) }
+        defer { closedir(directory) }
+        let directoryDescriptor = dirfd(directory)
+        var entries: [FolderEntry] = []
+        entries.reserveCapacity(1024)
+        while true {
+            errno = 0
+            guard let entry = readdir(directory) else {
+                if errno != 0 { throw Self.folderError(errno, path: path, isFolder: true) }
+                break
+            }
+            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            var status = stat()
+            // A file removed between readdir and fstatat is simply not listed.
+            guard fstatat(directoryDescriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let kind: FolderEntry.Kind
+            switch status.st_mode & S_IFMT {
+            case S_IFREG: kind = .regularFile
+            case S_IFDIR: kind = .directory
+            default: kind = .other
+            }
+            #if canImport(Darwin)
+            let modified = status.st_mtimespec
+            #else
+            let modified = status.st_mtim
+            #endif
+            entries.append(FolderEntry(
+                name: name, kind: kind, byteCount: Int64(status.st_size),
+                modificationTime: FileTime(secondsSince1970: Int64(modified.tv_sec), nanoseconds: Int64(modified.tv_nsec)),
+                identity: FileIdentity(volume: UInt64(status.st_dev), file: UInt64(status.st_ino))))
+        }
+        return entries
+    }
+    #endif
+
+    /// The portable listing for Windows; also compiled on POSIX so it cannot rot unseen.
+    func listWithFileManager() throws -> [FolderEntry] {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw FolderError(kind: .folderMissing, path: path, detail: "the watch folder does not exist")
+        }
+        guard isFolder.boolValue else {
+            throw FolderError(kind: .notAFolder, path: path, detail: "the watch path is not a folder")
+        }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
+            throw FolderError(kind: .permissionDenied, path: path, detail: "cannot list the folder: \(error)")
+        }
+        return names.compactMap { name in
+            let filePath = (path as NSString).appendingPathComponent(name)
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: filePath) else { return nil }
+            let type = attributes[.type] as? FileAttributeType
+            let kind: FolderEntry.Kind = type == .typeRegular ? .regularFile : type == .typeDirectory ? .directory : .other
+            let modified = (attributes[.modificationDate] as? Date) ?? Date(timeIntervalSince1970: 0)
+            let identity = (attributes[.systemFileNumber] as? NSNumber).map { number in
+                FileIdentity(volume: (attributes[.systemNumber] as? NSNumber)?.uint64Value ?? 0, file: number.uint64Value)
+            }
+            return FolderEntry(name: name, kind: kind, byteCount: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
+                               modificationTime: FileTime(modified), identity: identity)
+        }
+    }
+
+    static func folderError(_ code: Int32, path: String, isFolder: Bool = false) -> FolderError {
+        let detail = String(cString: strerror(code))
+        switch code {
+        case ENOENT: return FolderError(kind: isFolder ? .folderMissing : .fileMissing, path: path, detail: detail)
+        case ENOTDIR: return FolderError(kind: .notAFolder, path: path, detail: detail)
+        case EACCES, EPERM: return FolderError(kind: .permissionDenied, path: path, detail: detail)
+        case ELOOP: return FolderError(kind: .outsideFolder, path: path, detail: "is a symbolic link")
+        default: return FolderError(kind: .other(code: code), path: path, detail: detail)
+        }
+    }
+}
+
+/// The real wall clock and real sleeping.
+public struct SystemClock: ForwarderClock {
+    public init() {}
+
+    public func now() -> FileTime { FileTime(Date()) }
+
+    public func sleep(for duration: Duration) async throws {
+        try await Task.sleep(for: duration)
+    }
+}
