@@ -93,7 +93,7 @@ public actor EventForwarder {
     ///
     /// For a first deploy beside a large archive: only events that appear afterwards are sent.
     /// Seeded binaries count as sent with their report, so a report never triggers a re-send.
-    public func seedState(progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> SeedReport {
+    public func seedState(progress: @Sendable (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> SeedReport {
         let now = clock.now()
         let entries = try folder.listEntries()
         let binaries = entries.filter { $0.kind == .regularFile && EventFileRules.isEventBinary($0.name) }

@@ -19,6 +19,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     private var journalRecordCount = 0
     private var hasUnsyncedRecords = false
     private let compactionMinimum: Int
+    private let readOnly: Bool
     /// What loading found, for logs and `status`.
     public private(set) var loadSummary = LoadSummary()
 
@@ -31,11 +32,15 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
 
     /// Opens (or creates) the state at `path`.
     ///
-    /// - Parameter compactionMinimum: the journal is not compacted before it holds this many
-    ///   records, so small states do not rewrite their snapshot on every sync.
-    public init(path: String, compactionMinimum: Int = 10_000) throws {
+    /// - Parameters:
+    ///   - compactionMinimum: the journal is not compacted before it holds this many records, so
+    ///     small states do not rewrite their snapshot on every sync.
+    ///   - readOnly: load without locking or changing anything, for `status` beside a running
+    ///     forwarder; recording then throws.
+    public init(path: String, compactionMinimum: Int = 10_000, readOnly: Bool = false) throws {
         self.path = path
         self.compactionMinimum = compactionMinimum
+        self.readOnly = readOnly
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {
             var isFolder: ObjCBool = false
@@ -47,7 +52,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             let contents = try Self.read(path)
             let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF]
             if contents.first(where: { !whitespace.contains($0) }) == UInt8(ascii: "{") {
-                try importVersionOne(contents)
+                try importVersionOne(contents, rewrite: !readOnly)
             } else {
                 let (loaded, _) = try parse(contents, path: path, isJournal: false)
                 loadSummary.snapshotRecords = loaded
@@ -67,6 +72,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
                 validJournalBytes = validBytes
             }
         }
+        if readOnly { return }
         journal = try AppendOnlyFile(path: journalPath, exclusive: true)
         if validJournalBytes == 0 {
             try journal.truncate(to: 0)
@@ -90,6 +96,9 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     }
 
     public func record(_ record: ForwardRecord) throws {
+        guard !readOnly else {
+            throw StateFileError(path: path, kind: .unwritable, detail: "opened read-only")
+        }
         try lock.withLock {
             try journal.append(Array(StateRecordCodec.encode(record).utf8))
             records[record.digest] = record
@@ -99,6 +108,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     }
 
     public func sync() throws {
+        guard !readOnly else { return }
         try lock.withLock {
             if hasUnsyncedRecords {
                 try journal.synchronize()
@@ -190,7 +200,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     ///
     /// Entries without `had_report` count as sent with their report, as upstream decided, so an
     /// import never re-sends anything.
-    private func importVersionOne(_ contents: Data) throws {
+    private func importVersionOne(_ contents: Data, rewrite: Bool) throws {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: contents)
@@ -218,6 +228,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
                                             hadReport: hadReport, forwardedAt: forwardedAt, fingerprint: nil)
         }
         loadSummary.importedVersionOneRecords = records.count
+        guard rewrite else { return }
         let backupPath = path + ".v1-backup"
         if !FileManager.default.fileExists(atPath: backupPath) {
             try AtomicFileWriter.write(contents, to: backupPath)

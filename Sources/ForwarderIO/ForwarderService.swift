@@ -1,0 +1,178 @@
+import ForwarderCore
+import Foundation
+import Logging
+
+/// The forwarder as its command line uses it: settings in, real folder, server and state out.
+///
+/// The executable only parses arguments and calls one of these methods; tests call them too.
+public struct ForwarderService: Sendable {
+    public let settings: ForwarderSettings
+    public let logger: Logger
+
+    public init(settings: ForwarderSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Where the last pass's report is kept for `status`.
+    public var lastPassPath: String { settings.statePath + ".last-pass.json" }
+
+    /// One pass; returns its report (the caller decides the exit code).
+    public func runOnce(dryRun: Bool) async throws -> PassReport {
+        try await withForwarder(dryRun: dryRun) { forwarder in
+            let report = try await forwarder.runPass()
+            try saveLastPass(report)
+            logger.info("pass finished", metadata: ["pass.summary": "\(report.summary)"])
+            return report
+        }
+    }
+
+    /// Passes every interval until `stop` is set; the pass in progress finishes its current upload.
+    public func run(dryRun: Bool, stop: StopSignal) async throws {
+        try await withForwarder(dryRun: dryRun) { forwarder in
+            try await Self.runLoop(forwarder: forwarder, clock: SystemClock(), interval: settings.passInterval,
+                                   stop: stop, logger: logger) { report in
+                try saveLastPass(report)
+            }
+        }
+    }
+
+    /// Repeats passes on `clock` until `stop` is set.
+    ///
+    /// A pass that fails (folder gone, server unreachable) is logged and retried at the next
+    /// interval; only a state that cannot be written ends the loop, since forwarding without
+    /// recording would upload everything again after a restart.
+    public static func runLoop(forwarder: EventForwarder, clock: any ForwarderClock, interval: Duration,
+                               stop: StopSignal, logger: Logger,
+                               afterPass: @Sendable (PassReport) throws -> Void) async throws {
+        while !stop.isRequested {
+            do {
+                let report = try await withThrowingTaskGroup(of: PassReport?.self) { group in
+                    group.addTask { try await forwarder.runPass() }
+                    group.addTask {
+                        await stop.wait()
+                        await forwarder.requestStop()
+                        return nil
+                    }
+                    let first = try await group.next()!
+                    let report: PassReport
+                    if let first { report = first } else { report = try await group.next()!! }
+                    group.cancelAll()
+                    return report
+                }
+                logger.info("pass finished", metadata: ["pass.summary": "\(report.summary)"])
+                try afterPass(report)
+            } catch let error as StateFileError {
+                throw error
+            } catch {
+                logger.error("pass failed; next pass in \(interval)", metadata: ["error": "\(error)"])
+            }
+            if stop.isRequested { break }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { try? await clock.sleep(for: interval) }
+                group.addTask { await stop.wait() }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        logger.info("stopped")
+    }
+
+    /// Marks every in-window event binary as forwarded without uploading.
+    public func seedState(progress: @escaping @Sendable (_ done: Int, _ total: Int) -> Void) async throws -> SeedReport {
+        let store = try FileStateStore(path: settings.statePath)
+        let forwarder = EventForwarder(folder: LocalEventFolder(path: settings.watchFolder),
+                                       uploader: NoUploader(), store: store, clock: SystemClock(),
+                                       policy: settings.policy, logger: logger)
+        return try await forwarder.seedState(progress: progress)
+    }
+
+    /// What the state holds, how the last pass went and how much is waiting, without locking
+    /// the state, so it works beside a running forwarder.
+    public func status() throws -> ForwarderStatus {
+        let store = try FileStateStore(path: settings.statePath, readOnly: true)
+        let records = store.allRecords()
+        var status = ForwarderStatus(statePath: settings.statePath, watchFolder: settings.watchFolder,
+                                     forwardingEnabled: settings.forwardingEnabled,
+                                     recordedEvents: records.count,
+                                     recordedWithoutReport: records.lazy.filter { !$0.hadReport }.count)
+        if let data = try? Data(contentsOf: URL(fileURLWithPath: lastPassPath)) {
+            status.lastPass = try? JSONDecoder().decode(PassReport.self, from: data)
+        }
+        do {
+            let entries = try LocalEventFolder(path: settings.watchFolder).listEntries()
+            let plan = ScanPlanner.plan(entries: entries, now: SystemClock().now(), policy: settings.policy,
+                                        cache: DigestCache(records: records), acceptedRecord: { store.record(for: $0) })
+            status.backlog = plan.candidates.count
+            status.waiting = plan.skips
+        } catch {
+            status.folderProblem = "\(error)"
+        }
+        return status
+    }
+
+    private func saveLastPass(_ report: PassReport) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFileWriter.write(try encoder.encode(report), to: lastPassPath)
+    }
+
+    private func withForwarder<Result: Sendable>(dryRun: Bool,
+                                                 _ body: (EventForwarder) async throws -> Result) async throws -> Result {
+        guard let serverURL = settings.serverURL else {
+            throw ServiceError.noServerURL
+        }
+        let store = try FileStateStore(path: settings.statePath)
+        let summary = store.loadSummary
+        logger.info("state loaded", metadata: [
+            "state.path": "\(settings.statePath)", "state.records": "\(store.count)",
+            "state.journal_records": "\(summary.journalRecords)", "state.torn_bytes": "\(summary.tornTailBytes)",
+            "state.imported_v1": "\(summary.importedVersionOneRecords)"])
+        let uploader = HTTPEventUploader(baseURL: serverURL, serialHint: settings.serialHint,
+                                         requestTimeout: settings.requestTimeout)
+        let forwarder = EventForwarder(folder: LocalEventFolder(path: settings.watchFolder), uploader: uploader,
+                                       store: store, clock: SystemClock(), policy: settings.policy,
+                                       serialHint: settings.serialHint, dryRun: dryRun, logger: logger)
+        do {
+            let result = try await body(forwarder)
+            await uploader.shutdown()
+            return result
+        } catch {
+            await uploader.shutdown()
+            throw error
+        }
+    }
+}
+
+/// Errors of the service itself (settings that leave nothing to do).
+public enum ServiceError: Error, CustomStringConvertible {
+    case noServerURL
+
+    public var description: String {
+        switch self {
+        case .noServerURL: return "no server: set SFM_URL in the config or environment, or pass --url"
+        }
+    }
+}
+
+/// An uploader for commands that must never upload (seed-state).
+struct NoUploader: EventUploader {
+    func upload(_ request: ImportRequest) async -> UploadOutcome {
+        .rejected(UploadProblem(kind: .transport, detail: "uploading is not part of this command"))
+    }
+}
+
+/// What `event-forwarder status` reports.
+public struct ForwarderStatus: Sendable, Codable {
+    public var statePath: String
+    public var watchFolder: String
+    public var forwardingEnabled: Bool
+    public var recordedEvents: Int
+    public var recordedWithoutReport: Int
+    public var lastPass: PassReport?
+    /// Binaries ready to upload now.
+    public var backlog: Int?
+    /// Entries not ready, by reason (still being written, awaiting report, too old, noise…).
+    public var waiting: [SkipReason: Int]?
+    public var folderProblem: String?
+}

@@ -1,0 +1,223 @@
+import ArgumentParser
+import Dispatch
+import ForwarderCore
+import ForwarderIO
+import Foundation
+import Logging
+
+/// `event-forwarder`: forwards Blastware ACH events to an SFM server, exactly once.
+@main
+struct EventForwarderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "event-forwarder",
+        abstract: "Forward Blastware Auto Call Home events to an SFM server, exactly once.",
+        discussion: """
+            Settings come from --config (series3-watcher's config.ini keys), then environment
+            variables of the same names, then flags; later sources win. Exit codes: 0 done,
+            1 a pass or upload failed, 2 a setting or the state file is unusable.
+            """,
+        subcommands: [Run.self, Once.self, SeedState.self, Status.self]
+    )
+}
+
+/// Flags shared by every command; each maps onto a config key so one validator checks them all.
+struct SettingsOptions: ParsableArguments {
+    @Option(help: "series3-watcher config.ini to read (SERIES3_PATH, SFM_URL, SFM_* keys).")
+    var config: String?
+    @Option(help: "The Blastware ACH folder (SERIES3_PATH).")
+    var watch: String?
+    @Option(help: "The state file (SFM_STATE_FILE); a series3-watcher sfm_forwarded.json is imported in place.")
+    var state: String?
+    @Option(help: "The SFM server's base URL (SFM_URL); giving it enables forwarding for this run.")
+    var url: String?
+    @Option(help: "Ignore binaries modified longer ago than this many days (MAX_EVENT_AGE_DAYS, default 365).")
+    var maxAgeDays: String?
+    @Option(help: "Seconds a file must be unmodified before it is read (SFM_QUIESCENCE_SECONDS, default 5).")
+    var quiescenceSeconds: String?
+    @Option(help: "Seconds to wait for a report before sending a binary alone (SFM_MISSING_REPORT_GRACE_SECONDS, default 60).")
+    var reportGraceSeconds: String?
+    @Option(help: "Uploads per pass, 0 for unlimited (SFM_MAX_FORWARDS_PER_PASS, default 500).")
+    var maxForwardsPerPass: String?
+    @Option(help: "Per-request timeout in seconds (SFM_HTTP_TIMEOUT_SECONDS, default 60).")
+    var timeoutSeconds: String?
+    @Option(help: "Seconds between passes for `run` (SFM_FORWARD_INTERVAL_SECONDS, default 60).")
+    var intervalSeconds: String?
+    @Option(help: "Value of the ?serial= hint sent with every upload (SFM_SERIAL_HINT).")
+    var serialHint: String?
+    @Option(help: "Log format: text or json (SFM_LOG_FORMAT, default text).")
+    var logFormat: String?
+
+    var flagValues: [(key: SettingsResolver.Key, flag: String, value: String)] {
+        let pairs: [(SettingsResolver.Key, String, String?)] = [
+            (.watchFolder, "--watch", watch), (.statePath, "--state", state), (.serverURL, "--url", url),
+            (.forwardingEnabled, "--url", url.map { _ in "true" }),
+            (.maximumEventAgeDays, "--max-age-days", maxAgeDays),
+            (.quiescenceSeconds, "--quiescence-seconds", quiescenceSeconds),
+            (.reportGraceSeconds, "--report-grace-seconds", reportGraceSeconds),
+            (.forwardsPerPassLimit, "--max-forwards-per-pass", maxForwardsPerPass),
+            (.requestTimeoutSeconds, "--timeout-seconds", timeoutSeconds),
+            (.passIntervalSeconds, "--interval-seconds", intervalSeconds),
+            (.serialHint, "--serial-hint", serialHint), (.logFormat, "--log-format", logFormat),
+        ]
+        return pairs.compactMap { key, flag, value in value.map { (key, flag, $0) } }
+    }
+
+    /// Resolves settings and a logger, or exits 2 with a message naming the bad key and value.
+    func resolve() throws -> (ForwarderSettings, Logger) {
+        let settings: ForwarderSettings
+        do {
+            settings = try SettingsLoader.load(configPath: config, environment: ProcessInfo.processInfo.environment,
+                                               flags: flagValues)
+        } catch {
+            FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let format = settings.logFormat
+        LoggingSystem.bootstrap { label in
+            switch format {
+            case .json: return JSONLineLogHandler(label: label)
+            case .text: return StreamLogHandler.standardError(label: label)
+            }
+        }
+        return (settings, Logger(label: "event-forwarder"))
+    }
+}
+
+/// Runs a service call, turning a damaged state or settings problem into exit code 2.
+func exitingOnFatalErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as StateFileError {
+        FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
+        throw ExitCode(2)
+    } catch let error as ServiceError {
+        FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
+        throw ExitCode(2)
+    } catch {
+        FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+extension EventForwarderCommand {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Forward continuously: a pass every interval until SIGINT or SIGTERM.")
+        @OptionGroup var options: SettingsOptions
+        @Flag(help: "Plan and hash, but upload and record nothing.") var dryRun = false
+
+        func run() async throws {
+            let (settings, logger) = try options.resolve()
+            guard settings.forwardingEnabled else {
+                logger.notice("forwarding is disabled (SFM_FORWARD_ENABLED is false and no --url given); nothing to do")
+                return
+            }
+            let stop = StopSignal()
+            let signalSources = installStopHandlers(stop: stop, logger: logger)
+            defer { signalSources.forEach { $0.cancel() } }
+            try await exitingOnFatalErrors {
+                try await ForwarderService(settings: settings, logger: logger).run(dryRun: dryRun, stop: stop)
+            }
+        }
+    }
+
+    struct Once: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One pass, then exit: 0 when every upload was accepted, 1 when one failed.")
+        @OptionGroup var options: SettingsOptions
+        @Flag(help: "Plan and hash, but upload and record nothing.") var dryRun = false
+
+        func run() async throws {
+            let (settings, logger) = try options.resolve()
+            guard settings.forwardingEnabled else {
+                logger.notice("forwarding is disabled (SFM_FORWARD_ENABLED is false and no --url given); nothing to do")
+                return
+            }
+            let report = try await exitingOnFatalErrors {
+                try await ForwarderService(settings: settings, logger: logger).runOnce(dryRun: dryRun)
+            }
+            print(report.summary)
+            if report.errors > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct SeedState: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "seed-state",
+            abstract: "Mark every in-window event binary as forwarded without uploading (first deploy).")
+        @OptionGroup var options: SettingsOptions
+
+        func run() async throws {
+            let (settings, logger) = try options.resolve()
+            print("[seed] watch_dir = \(settings.watchFolder)")
+            print("[seed] state = \(settings.statePath)")
+            print("[seed] max_age = \(settings.policy.maximumEventAge.components.seconds / 86_400) days")
+            let progress = ProgressLine(label: "[seed]")
+            let startedAt = Date()
+            let report = try await exitingOnFatalErrors {
+                try await ForwarderService(settings: settings, logger: logger).seedState { done, total in
+                    progress.update(done: done, total: total)
+                }
+            }
+            let seconds = Date().timeIntervalSince(startedAt)
+            print("[seed] done. \(report.summary) hashed_bytes=\(report.hashedBytes) seconds="
+                + String(format: "%.2f", seconds))
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "State counts, the last pass and the backlog; safe beside a running forwarder.")
+        @OptionGroup var options: SettingsOptions
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func run() async throws {
+            let (settings, logger) = try options.resolve()
+            let status = try await exitingOnFatalErrors {
+                try ForwarderService(settings: settings, logger: logger).status()
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(status), as: UTF8.self))
+                return
+            }
+            print("state:            \(status.statePath)")
+            print("watch folder:     \(status.watchFolder)")
+            print("forwarding:       \(status.forwardingEnabled ? "enabled" : "disabled")")
+            print("recorded events:  \(status.recordedEvents) (\(status.recordedWithoutReport) without report)")
+            if let lastPass = status.lastPass {
+                print("last pass:        \(lastPass.finishedAt): \(lastPass.summary)")
+            } else {
+                print("last pass:        none recorded")
+            }
+            if let backlog = status.backlog {
+                print("backlog:          \(backlog) ready to upload")
+                for (reason, count) in (status.waiting ?? [:]).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                    print("  \(reason.rawValue): \(count)")
+                }
+            }
+            if let problem = status.folderProblem { print("folder problem:   \(problem)") }
+        }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a stop request: the current upload finishes, the state syncs.
+func installStopHandlers(stop: StopSignal, logger: Logger) -> [any DispatchSourceSignal] {
+    #if os(Windows)
+    return []
+    #else
+    return [SIGINT, SIGTERM].map { signalNumber in
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+        source.setEventHandler {
+            logger.notice("stop requested; finishing the current upload")
+            stop.request()
+        }
+        source.resume()
+        return source
+    }
+    #endif
+}
