@@ -192,6 +192,12 @@ public struct IniFileError: Error, Hashable, Sendable, CustomStringConvertible {
     public var line: Int
     public var text: String
 
+    public init(path: String, line: Int, text: String) {
+        self.path = path
+        self.line = line
+        self.text = text
+    }
+
     public var description: String {
         "\(path):\(line): cannot read \"\(text)\": expected KEY = VALUE, a [section] or a comment"
     }

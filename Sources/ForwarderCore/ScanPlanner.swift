@@ -58,6 +58,13 @@ public struct UploadCandidate: Hashable, Sendable {
     /// The digest from the cache when the file has not changed since it was hashed.
     public var cachedDigest: EventDigest?
     public var reason: UploadReason
+
+    public init(binary: FolderEntry, report: FolderEntry?, cachedDigest: EventDigest?, reason: UploadReason) {
+        self.binary = binary
+        self.report = report
+        self.cachedDigest = cachedDigest
+        self.reason = reason
+    }
 }
 
 /// What the planner concluded from one listing.
