@@ -14,8 +14,10 @@ public struct FileTime: Hashable, Comparable, Sendable, CustomStringConvertible 
         self.nanosecondsSince1970 = secondsSince1970 * 1_000_000_000 + nanoseconds
     }
 
+    /// Converts a `Date`, rounded to the microsecond: a `Date` near today holds no finer digits,
+    /// and rounding keeps `.345` from printing as `.344`.
     public init(_ date: Date) {
-        self.nanosecondsSince1970 = Int64((date.timeIntervalSince1970 * 1e9).rounded())
+        self.nanosecondsSince1970 = Int64((date.timeIntervalSince1970 * 1e6).rounded()) * 1000
     }
 
     public var date: Date { Date(timeIntervalSince1970: Double(nanosecondsSince1970) / 1e9) }

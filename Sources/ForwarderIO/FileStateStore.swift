@@ -114,7 +114,8 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
                 try journal.synchronize()
                 hasUnsyncedRecords = false
             }
-            if journalRecordCount >= max(compactionMinimum, records.count) {
+            // Compact once the journal holds as many records as the snapshot: amortized O(1).
+            if journalRecordCount >= max(compactionMinimum, records.count / 2) {
                 try compact()
             }
         }
