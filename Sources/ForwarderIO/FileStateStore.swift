@@ -15,7 +15,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
 
     private let lock = NSLock()
     private var records: [EventDigest: ForwardRecord] = [:]
-    private var journal: AppendOnlyFile!
+    private var journal: AppendOnlyFile?
     private var journalRecordCount = 0
     private var hasUnsyncedRecords = false
     private let compactionMinimum: Int
@@ -73,7 +73,8 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             }
         }
         if readOnly { return }
-        journal = try AppendOnlyFile(path: journalPath, exclusive: true)
+        let journal = try AppendOnlyFile(path: journalPath, exclusive: true)
+        self.journal = journal
         if validJournalBytes == 0 {
             try journal.truncate(to: 0)
             try journal.append(Array((StateRecordCodec.header + "\n").utf8))
@@ -86,6 +87,12 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     }
 
     public var count: Int { lock.withLock { records.count } }
+
+    /// Syncs and releases the journal and its lock; the store refuses records afterwards.
+    public func close() throws {
+        try sync()
+        lock.withLock { journal = nil }
+    }
 
     public func record(for digest: EventDigest) -> ForwardRecord? {
         lock.withLock { records[digest] }
@@ -100,6 +107,9 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             throw StateFileError(path: path, kind: .unwritable, detail: "opened read-only")
         }
         try lock.withLock {
+            guard let journal else {
+                throw StateFileError(path: path, kind: .unwritable, detail: "the state was closed")
+            }
             try journal.append(Array(StateRecordCodec.encode(record).utf8))
             records[record.digest] = record
             journalRecordCount += 1
@@ -110,6 +120,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     public func sync() throws {
         guard !readOnly else { return }
         try lock.withLock {
+            guard let journal else { return }
             if hasUnsyncedRecords {
                 try journal.synchronize()
                 hasUnsyncedRecords = false
@@ -132,6 +143,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             text += StateRecordCodec.encode(record)
         }
         try AtomicFileWriter.write(Data(text.utf8), to: path)
+        guard let journal else { return }
         try journal.truncate(to: 0)
         try journal.append(Array((StateRecordCodec.header + "\n").utf8))
         try journal.synchronize()

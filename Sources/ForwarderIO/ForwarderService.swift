@@ -84,7 +84,9 @@ public struct ForwarderService: Sendable {
         let forwarder = EventForwarder(folder: LocalEventFolder(path: settings.watchFolder),
                                        uploader: NoUploader(), store: store, clock: SystemClock(),
                                        policy: settings.policy, logger: logger)
-        return try await forwarder.seedState(progress: progress)
+        let report = try await forwarder.seedState(progress: progress)
+        try store.close()
+        return report
     }
 
     /// What the state holds, how the last pass went and how much is waiting, without locking
@@ -136,9 +138,11 @@ public struct ForwarderService: Sendable {
         do {
             let result = try await body(forwarder)
             await uploader.shutdown()
+            try store.close()
             return result
         } catch {
             await uploader.shutdown()
+            try? store.close()
             throw error
         }
     }
