@@ -101,7 +101,9 @@ let package = Package(
             dependencies: [
                 "ForwarderCore",
                 "ForwarderIO",
+                "event-forwarder",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(

@@ -11,13 +11,31 @@ struct EventForwarderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "event-forwarder",
         abstract: "Forward Blastware Auto Call Home events to an SFM server, exactly once.",
-        discussion: """
-            Settings come from --config (series3-watcher's config.ini keys), then environment
-            variables of the same names, then flags; later sources win. Exit codes: 0 done,
-            1 a pass or upload failed, 2 a setting or the state file is unusable.
-            """,
+        discussion: "Settings come from --config (series3-watcher's config.ini keys), then environment "
+            + "variables of the same names, then flags; later sources win. Exit codes: 0 done, "
+            + "1 a pass or upload failed, 2 a setting, an argument or the state file is unusable.",
         subcommands: [Run.self, Once.self, SeedState.self, Status.self]
     )
+
+    /// Runs the chosen command; usage errors exit 2 like bad settings, not ArgumentParser's 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code != .success {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            } else {
+                print(fullMessage(for: error))
+            }
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
 }
 
 /// Flags shared by every command; each maps onto a config key so one validator checks them all.
