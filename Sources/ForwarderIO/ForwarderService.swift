@@ -51,7 +51,7 @@ public struct ForwarderService: Sendable {
                     group.addTask { try await forwarder.runPass() }
                     group.addTask {
                         await stop.wait()
-                        await forwarder.requestStop()
+                        if stop.isRequested { await forwarder.requestStop() }
                         return nil
                     }
                     let first = try await group.next()!

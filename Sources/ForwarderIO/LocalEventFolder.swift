@@ -109,7 +109,7 @@ public struct LocalEventFolder: EventFolder {
     #endif
 
     /// The portable listing for Windows; also compiled on POSIX so it cannot rot unseen.
-    func listWithFileManager() throws -> [FolderEntry] {
+    public func listWithFileManager() throws -> [FolderEntry] {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
             throw FolderError(kind: .folderMissing, path: path, detail: "the watch folder does not exist")
