@@ -45,7 +45,13 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Also write the JSON-lines manifest of the events here.")
     var manifest: String?
 
+    @Option(help: "Write a committed fixture's situation (\(FixtureSituation.all.map(\.name).joined(separator: ", "))) with its fixed seed and start.")
+    var fixture: String?
+
     func validate() throws {
+        if let fixture, FixtureSituation.named(fixture) == nil {
+            throw ValidationError("Unknown fixture '\(fixture)'; use one of \(FixtureSituation.all.map(\.name).joined(separator: ", ")).")
+        }
         guard FolderProfile.preset(named: profile) != nil else {
             throw ValidationError("Unknown profile '\(profile)'; use one of \(FolderProfile.presets.map(\.name).joined(separator: ", ")).")
         }
@@ -67,7 +73,10 @@ struct GenerateCommand: AsyncParsableCommand {
             seed: chosenSeed, profile: FolderProfile.preset(named: profile) ?? .mixed, unitCount: units,
             dayCount: days, eventCount: events, startTime: wallNow)
         let plan: FolderPlan
-        if let start, let parsed = Self.parseStart(start) {
+        if let fixture, let situation = FixtureSituation.named(fixture) {
+            options = situation.options
+            plan = FolderPlanner.plan(options)
+        } else if let start, let parsed = Self.parseStart(start) {
             options.startTime = parsed
             plan = FolderPlanner.plan(options)
         } else if live {
@@ -76,9 +85,9 @@ struct GenerateCommand: AsyncParsableCommand {
         } else {
             plan = FolderPlanner.plan(options, endingAt: wallNow)
         }
-        print("seed: \(chosenSeed)")
+        print("seed: \(options.seed)")
         print("start: \(Self.formatStart(plan.periodStart))")
-        print("replay: forwarder-sim generate \(replayArguments(seed: chosenSeed, start: plan.periodStart))")
+        print("replay: forwarder-sim generate \(replayArguments(seed: options.seed, start: plan.periodStart))")
 
         let writer = DirectoryFolderWriter(directoryPath: into)
         let progress = ProgressLine(total: max(1, plan.events.count))
@@ -104,6 +113,7 @@ struct GenerateCommand: AsyncParsableCommand {
     }
 
     private func replayArguments(seed: UInt64, start: FileTime) -> String {
+        if let fixture { return "--into \(into) --fixture \(fixture)" }
         var arguments = ["--into", into, "--seed", "\(seed)", "--start", Self.formatStart(start), "--profile", profile]
         if let events { arguments += ["--events", "\(events)"] }
         if let units { arguments += ["--units", "\(units)"] }

@@ -56,17 +56,21 @@ public enum FolderPlanner {
                           periodStart: periodStart, periodEnd: periodEnd)
     }
 
-    /// The plan for `options` with its start moved so that the period ends at about `end`
-    /// (never after it when three tries can avoid it): what history mode wants when the
-    /// folder should look as if it had been collecting until now. `options.startTime` is ignored.
+    /// The plan for `options` with its start moved so that the period ends shortly before
+    /// `end`: what history mode wants when the folder should look as if it had been collecting
+    /// until now. `options.startTime` is ignored. Moving the start changes which days are
+    /// workdays and where midnights fall, so the end moves too; each retry leaves a wider
+    /// margin until no file is written after `end`.
     public static func plan(_ options: FolderGenerationOptions, endingAt end: FileTime) -> FolderPlan {
         var shifted = options
         shifted.startTime = end - .seconds(secondsPerDay * Int64(dayCount(for: options)))
         var plan = plan(shifted)
-        for _ in 0..<3 where plan.periodEnd > end || (options.eventCount != nil && plan.periodEnd < end - .seconds(3600)) {
-            let gap = end - .seconds(60) - plan.periodEnd
+        var margin = Duration.seconds(60)
+        for attempt in 0..<12 where plan.periodEnd > end || (attempt == 0 && plan.periodEnd < end - .seconds(3600)) {
+            let gap = end - margin - plan.periodEnd
             shifted.startTime = FileTime(secondsSince1970: (shifted.startTime + gap).nanosecondsSince1970.floorDividedBy(1_000_000_000))
             plan = Self.plan(shifted)
+            margin = margin * 4
         }
         return plan
     }

@@ -92,6 +92,8 @@ public struct FolderProfile: Sendable, Hashable {
     public var leftoverFileShare: Double
     /// Share of leftover files that are empty.
     public var zeroByteLeftoverShare: Double
+    /// Largest binary noise file (PDF, WMF, Thumbs.db) in bytes; small fixtures lower it.
+    public var noiseFileMaximumByteCount: Int
 
     public init(
         name: String,
@@ -127,7 +129,8 @@ public struct FolderProfile: Sendable, Hashable {
         documentExportShare: Double = 0.01,
         stemMonitorLogShare: Double = 0.05,
         leftoverFileShare: Double = 0.005,
-        zeroByteLeftoverShare: Double = 0.4
+        zeroByteLeftoverShare: Double = 0.4,
+        noiseFileMaximumByteCount: Int = 80 * 1024
     ) {
         self.name = name
         self.defaultUnitCount = defaultUnitCount
@@ -163,6 +166,7 @@ public struct FolderProfile: Sendable, Hashable {
         self.stemMonitorLogShare = stemMonitorLogShare
         self.leftoverFileShare = leftoverFileShare
         self.zeroByteLeftoverShare = zeroByteLeftoverShare
+        self.noiseFileMaximumByteCount = noiseFileMaximumByteCount
     }
 
     /// A mix of every role, weighted toward blast and vibration monitors.

@@ -26,9 +26,14 @@ struct NoisePlanner {
         }
         for session in sessions { takenNames.insert(units[session.unitIndex].monitorLogName) }
         var files: [PlannedNoiseFile] = []
+        let maximumByteCount = profile.noiseFileMaximumByteCount
         func add(_ name: String, _ content: PlannedNoiseFile.Content, at time: FileTime) {
             guard takenNames.insert(EventFileRules.caseFoldedKey(name)).inserted else { return }
-            files.append(PlannedNoiseFile(name: name, content: content, modificationTime: time))
+            var capped = content
+            if case .pseudoRandom(let header, let byteCount, let seed) = content {
+                capped = .pseudoRandom(header: header, byteCount: min(byteCount, max(header.count, maximumByteCount)), seed: seed)
+            }
+            files.append(PlannedNoiseFile(name: name, content: capped, modificationTime: time))
         }
 
         add("desktop.ini", .text("[.ShellClassInfo]\r\nIconResource=C:\\Windows\\system32\\imageres.dll,-184\r\n"),
