@@ -14,7 +14,7 @@ import Testing
         defer { Support.removeFolder(first); Support.removeFolder(second) }
 
         let firstResult = try DirectoryFolderWriter(directoryPath: first).writeHistory(FolderPlanner.plan(options))
-        let secondResult = try DirectoryFolderWriter(directoryPath: second).writeHistory(FolderPlanner.plan(options), workerCount: 1)
+        let secondResult = try DirectoryFolderWriter(directoryPath: second).writeHistory(FolderPlanner.plan(options), generatorThreadCount: 3)
 
         #expect(firstResult.summary.eventCount == 300)
         #expect(firstResult.manifest == secondResult.manifest)

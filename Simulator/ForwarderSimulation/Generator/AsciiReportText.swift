@@ -160,12 +160,10 @@ struct AsciiReportText {
         for _ in 0..<rowCount {
             let draw = random.next()
             for channel in 0..<3 {
-                appendFixed(Int((draw >> (channel * 16)) & 0x1F) * 5 - 75, decimals: 4)
-                output.append(UInt8(ascii: "\t"))
+                output.append(contentsOf: Self.waveformGeoCells[Int((draw >> (channel * 16)) & 0x1F)])
             }
-            let mic = (draw >> 48) & 0xFF
-            appendFixed(mic < 200 ? 0 : Int(mic - 200), decimals: 3)
-            output.append(contentsOf: [0x0D, 0x0A])
+            let mic = Int((draw >> 48) & 0xFF)
+            output.append(contentsOf: Self.waveformMicrophoneCells[mic < 200 ? 0 : mic - 200])
         }
     }
 
@@ -181,16 +179,9 @@ struct AsciiReportText {
             output.append(contentsOf: Self.clockTime(moment).utf8)
             let draw = random.next()
             for channel in 0..<4 {
-                output.append(UInt8(ascii: "\t"))
                 let count = Int((draw >> (channel * 16)) & 0x3F)
-                appendFixed(count * 50, decimals: channel == 3 ? 3 : 4)
-                output.append(UInt8(ascii: "\t"))
-                let halfPeriod = Int((draw >> (channel * 16 + 6)) & 0x3F)
-                if halfPeriod <= 5 {
-                    output.append(contentsOf: ">100".utf8)
-                } else {
-                    appendFixed(512 / halfPeriod, decimals: 0)
-                }
+                output.append(contentsOf: channel == 3 ? Self.histogramMicrophoneCells[count] : Self.histogramGeoCells[count])
+                output.append(contentsOf: Self.histogramFrequencyCells[Int((draw >> (channel * 16 + 6)) & 0x3F)])
             }
             output.append(contentsOf: [0x0D, 0x0A])
         }
@@ -232,29 +223,28 @@ struct AsciiReportText {
         output.append(contentsOf: [0x0D, 0x0A])
     }
 
-    /// Appends `scaled / 10^decimals` with exactly `decimals` digits after the point and a
-    /// leading space for non-negative values, so table columns line up.
-    private mutating func appendFixed(_ scaled: Int, decimals: Int) {
-        output.append(scaled < 0 ? UInt8(ascii: "-") : UInt8(ascii: " "))
-        var remaining = scaled.magnitude
-        var divisor: UInt = 1
-        var digitCount = 1
-        while divisor <= remaining / 10 {
-            divisor *= 10
-            digitCount += 1
+    // MARK: Table cells
+
+    /// Table cells are drawn from a few dozen values each, so they are formatted once here and
+    /// copied per row; formatting numbers per row was most of the generator's own time.
+    static func cells(_ values: [Int], decimals: Int, leading: String, trailing: String) -> [[UInt8]] {
+        values.map { value in
+            let sign = value < 0 ? "-" : " "
+            return Array((leading + sign + fixed(abs(value), decimals: decimals) + trailing).utf8)
         }
-        while digitCount <= decimals {
-            divisor *= 10
-            digitCount += 1
-        }
-        var digitsLeft = digitCount
-        while divisor > 0 {
-            output.append(UInt8(ascii: "0") + UInt8(remaining / divisor))
-            remaining %= divisor
-            divisor /= 10
-            digitsLeft -= 1
-            if digitsLeft == decimals, decimals > 0 { output.append(UInt8(ascii: ".")) }
-        }
+    }
+
+    /// Geophone cells of a waveform row, in 1/10,000 in/s, each followed by a tab.
+    static let waveformGeoCells = cells((0..<32).map { $0 * 5 - 75 }, decimals: 4, leading: "", trailing: "\t")
+    /// Microphone cells of a waveform row, ending the row.
+    static let waveformMicrophoneCells = cells(Array(0..<56), decimals: 3, leading: "", trailing: "\r\n")
+    /// Geophone peak cells of a histogram row (count × 0.005 in/s).
+    static let histogramGeoCells = cells((0..<64).map { $0 * 50 }, decimals: 4, leading: "\t", trailing: "\t")
+    /// Microphone peak cells of a histogram row.
+    static let histogramMicrophoneCells = cells((0..<64).map { $0 * 50 }, decimals: 3, leading: "\t", trailing: "\t")
+    /// Frequency cells: 512 / half-period, `>100` when the half-period is 5 or less.
+    static let histogramFrequencyCells: [[UInt8]] = (0..<64).map { halfPeriod in
+        halfPeriod <= 5 ? Array(">100".utf8) : Array(String(512 / halfPeriod).utf8)
     }
 
     /// `scaled / 10^decimals` as text, e.g. `fixed(450, decimals: 4)` is `0.0450`.

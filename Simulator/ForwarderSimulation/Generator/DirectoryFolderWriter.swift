@@ -1,6 +1,5 @@
 import Foundation
 import ForwarderCore
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -54,51 +53,48 @@ public struct DirectoryFolderWriter: Sendable {
 
     /// Writes the plan's final folder with its planned modification times and returns what was
     /// written and the manifest (in the plan's download order). `progress` receives the number
-    /// of events written so far, from any thread.
-    public func writeHistory(_ plan: FolderPlan, workerCount: Int = ProcessInfo.processInfo.activeProcessorCount,
-                             progress: @escaping @Sendable (Int) -> Void = { _ in }) throws
+    /// of events written so far.
+    ///
+    /// `generatorThreadCount` threads generate and hash events in batches while the calling
+    /// thread alone creates the files: creating files in one directory from several threads
+    /// only makes them queue on the directory's lock, whereas generating overlaps with writing.
+    public func writeHistory(_ plan: FolderPlan,
+                             generatorThreadCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1),
+                             progress: (Int) -> Void = { _ in }) throws
         -> (summary: GenerationSummary, manifest: [ManifestEntry]) {
         try createFolders(plan)
-        let workers = max(1, min(workerCount, 8))
-        let collected = Mutex<(entries: [ManifestEntry?], summary: GenerationSummary, error: FolderWriteError?)>(
-            ([ManifestEntry?](repeating: nil, count: plan.events.count), GenerationSummary(), nil))
-        let completedCount = ProgressCounter()
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var entries: [(index: Int, entry: ManifestEntry)] = []
-            var summary = GenerationSummary()
-            do {
-                for index in stride(from: worker, to: plan.events.count, by: workers) {
-                    let event = plan.events[index]
-                    let binary = EventFileContents.binary(for: event)
-                    try writeFile(event.binaryFileName, contents: binary, modificationTime: event.binaryFinish)
-                    summary.eventCount += 1
-                    summary.byteCount += Int64(binary.count)
-                    let reportFiles = event.reportFiles
-                    if !reportFiles.isEmpty {
-                        let report = plan.reportContents(of: event)
-                        for file in reportFiles {
-                            try writeFile(file.name, contents: report, modificationTime: file.time)
-                            summary.reportCount += 1
-                            summary.byteCount += Int64(report.count)
-                        }
-                    }
-                    entries.append((index, GenerationManifest.entry(for: event, binary: binary)))
-                    let completed = completedCount.increment()
-                    if completed % 512 == 0 { progress(completed) }
+        let batchSize = 64
+        let batchCount = (plan.events.count + batchSize - 1) / batchSize
+        let producerCount = max(1, min(generatorThreadCount, 8))
+        let handOff = BatchHandOff(window: 4 * producerCount)
+        let producers = DispatchGroup()
+        for producer in 0..<producerCount {
+            DispatchQueue.global().async(group: producers) {
+                for index in stride(from: producer, to: batchCount, by: producerCount) {
+                    let events = plan.events[(index * batchSize)..<min(plan.events.count, (index + 1) * batchSize)]
+                    guard handOff.put(Self.generateBatch(events, plan: plan), at: index) else { return }
                 }
-            } catch let error as FolderWriteError {
-                collected.withLock { $0.error = $0.error ?? error }
-            } catch {
-                collected.withLock { $0.error = $0.error ?? FolderWriteError(path: directoryPath, operation: "write", code: EIO) }
-            }
-            collected.withLock { state in
-                for (index, entry) in entries { state.entries[index] = entry }
-                state.summary.add(summary)
             }
         }
-        var (entries, summary, failure) = collected.withLock { ($0.entries, $0.summary, $0.error) }
-        if let failure { throw failure }
-        progress(plan.events.count)
+        defer {
+            handOff.cancel()
+            producers.wait()
+        }
+
+        var summary = GenerationSummary()
+        var manifest: [ManifestEntry] = []
+        manifest.reserveCapacity(plan.events.count)
+        for index in 0..<batchCount {
+            let batch = handOff.take(at: index)
+            for file in batch.files {
+                try writeFile(file.name, contents: file.contents, modificationTime: file.modificationTime)
+                summary.byteCount += Int64(file.contents.count)
+            }
+            summary.eventCount += batch.entries.count
+            summary.reportCount += batch.files.count - batch.entries.count
+            manifest += batch.entries
+            progress(manifest.count)
+        }
         for log in plan.finalMonitorLogs() {
             try writeFile(log.name, contents: log.contents, modificationTime: log.modificationTime)
             summary.monitorLogCount += 1
@@ -114,7 +110,23 @@ public struct DirectoryFolderWriter: Sendable {
         for directory in plan.directoryNames {
             try setModificationTime(of: directory, to: plan.periodStart)
         }
-        return (summary, entries.compactMap { $0 })
+        return (summary, manifest)
+    }
+
+    /// The files and manifest entries of a run of events: the binary, then its reports.
+    static func generateBatch(_ events: ArraySlice<PlannedEvent>, plan: FolderPlan) -> GeneratedBatch {
+        var batch = GeneratedBatch()
+        for event in events {
+            let binary = EventFileContents.binary(for: event)
+            batch.files.append((event.binaryFileName, binary, event.binaryFinish))
+            let reportFiles = event.reportFiles
+            if !reportFiles.isEmpty {
+                let report = plan.reportContents(of: event)
+                for file in reportFiles { batch.files.append((file.name, report, file.time)) }
+            }
+            batch.entries.append(GenerationManifest.entry(for: event, binary: binary))
+        }
+        return batch
     }
 
     /// Carries out `schedule` as time passes: each operation waits until its planned time,
@@ -235,10 +247,52 @@ public struct DirectoryFolderWriter: Sendable {
     }
 }
 
-/// A counter that several writer threads bump.
-private final class ProgressCounter: Sendable {
-    private let value = Atomic<Int>(0)
+/// Generated files waiting to be written.
+struct GeneratedBatch: Sendable {
+    var files: [(name: String, contents: Data, modificationTime: FileTime)] = []
+    var entries: [ManifestEntry] = []
+}
 
-    /// Adds one and returns the new count.
-    func increment() -> Int { value.add(1, ordering: .relaxed).newValue }
+/// Passes batches from generator threads to the writing thread in index order, holding at
+/// most `window` batches ahead of the writer so memory stays bounded.
+///
+/// A condition variable, not a `Mutex`, because both sides must sleep until the other moves;
+/// every stored property is touched only while `condition` is locked.
+private final class BatchHandOff: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let window: Int
+    private var ready: [Int: GeneratedBatch] = [:]
+    private var nextIndexToTake = 0
+    private var isCancelled = false
+
+    init(window: Int) { self.window = window }
+
+    /// Stores batch `index`, waiting while it is too far ahead; false once the writer gave up.
+    func put(_ batch: GeneratedBatch, at index: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while !isCancelled, index >= nextIndexToTake + window { condition.wait() }
+        guard !isCancelled else { return false }
+        ready[index] = batch
+        condition.broadcast()
+        return true
+    }
+
+    /// Waits for batch `index` and removes it.
+    func take(at index: Int) -> GeneratedBatch {
+        condition.lock()
+        defer { condition.unlock() }
+        while ready[index] == nil { condition.wait() }
+        nextIndexToTake = index + 1
+        condition.broadcast()
+        return ready.removeValue(forKey: index) ?? GeneratedBatch()
+    }
+
+    /// Releases every waiting generator; later `put`s are refused.
+    func cancel() {
+        condition.lock()
+        isCancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
 }

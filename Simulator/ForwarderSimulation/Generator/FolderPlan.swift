@@ -103,14 +103,15 @@ public struct RecordingParameters: Sendable, Hashable {
 /// One event: its name, content recipe and the times its files are written.
 ///
 /// Content is not stored: `contentSeed` regenerates the exact bytes on demand, so a plan of
-/// 100,000 events stays small and the applier materialises one file at a time.
+/// 100,000 events stays small and the applier materialises one file at a time. File names
+/// are computed once here because writers and checkers ask for them many times per event.
 public struct PlannedEvent: Sendable, Hashable {
     /// Index into `FolderPlan.units`.
     public var unitIndex: Int
-    public var name: BlastwareEventName
+    public let name: BlastwareEventName
     public var recording: RecordingParameters
     /// Whether a tool lower-cased the binary's and reports' names.
-    public var isLowercased: Bool
+    public let isLowercased: Bool
     public var reportNaming: ReportNaming
     public var binaryByteCount: Int
     public var includesSampleTable: Bool
@@ -123,15 +124,35 @@ public struct PlannedEvent: Sendable, Hashable {
     public var achReportTime: FileTime?
     /// When the manual `<binary>.TXT` export is written, for `.binaryTxt` and `.both`.
     public var manualExportTime: FileTime?
-
     /// The binary's file name as it appears in the folder.
-    public var binaryFileName: String { adjustCase(name.fileName) }
-
+    public let binaryFileName: String
     /// The ACH report's file name (whether or not this event has one).
-    public var achReportFileName: String { adjustCase(EventFileRules.reportNames(forBinary: name.fileName)[0]) }
-
+    public let achReportFileName: String
     /// The manual export's file name (whether or not this event has one).
-    public var manualExportFileName: String { adjustCase(EventFileRules.reportNames(forBinary: name.fileName)[1]) }
+    public let manualExportFileName: String
+
+    init(unitIndex: Int, name: BlastwareEventName, recording: RecordingParameters, isLowercased: Bool,
+         reportNaming: ReportNaming, binaryByteCount: Int, includesSampleTable: Bool, contentSeed: UInt64,
+         downloadStart: FileTime, binaryFinish: FileTime, achReportTime: FileTime?, manualExportTime: FileTime?) {
+        self.unitIndex = unitIndex
+        self.name = name
+        self.recording = recording
+        self.isLowercased = isLowercased
+        self.reportNaming = reportNaming
+        self.binaryByteCount = binaryByteCount
+        self.includesSampleTable = includesSampleTable
+        self.contentSeed = contentSeed
+        self.downloadStart = downloadStart
+        self.binaryFinish = binaryFinish
+        self.achReportTime = achReportTime
+        self.manualExportTime = manualExportTime
+        let canonicalName = name.fileName
+        let reportNames = EventFileRules.reportNames(forBinary: canonicalName)
+        func adjustCase(_ fileName: String) -> String { isLowercased ? fileName.lowercased() : fileName }
+        binaryFileName = adjustCase(canonicalName)
+        achReportFileName = adjustCase(reportNames[0])
+        manualExportFileName = adjustCase(reportNames[1])
+    }
 
     /// The report files this event gets, in the order they are written.
     public var reportFiles: [(name: String, time: FileTime)] {
@@ -143,8 +164,6 @@ public struct PlannedEvent: Sendable, Hashable {
 
     /// The report a forwarder should pair (ACH wins when both exist), with its write time.
     public var preferredReport: (name: String, time: FileTime)? { reportFiles.first }
-
-    private func adjustCase(_ fileName: String) -> String { isLowercased ? fileName.lowercased() : fileName }
 }
 
 /// A file that is not an event and not a report: what the forwarder must leave alone.
