@@ -93,12 +93,13 @@ struct GenerateCommand: AsyncParsableCommand {
         let progress = ProgressLine(total: max(1, plan.events.count))
         let summary: GenerationSummary
         if live {
+            // Written first, so a checker running beside the live folder knows the truth from the start.
+            if let manifest { try GenerationManifest.write(plan.manifest(), to: manifest) }
             let periodNanoseconds = Double(max(1, (plan.periodEnd - plan.periodStart).wholeNanoseconds))
             summary = try await writer.writeLive(LiveWriteSchedule(plan: plan), speed: speed) { operation in
                 let fraction = Double((operation.time - plan.periodStart).wholeNanoseconds) / periodNanoseconds
                 progress.show(fraction: fraction)
             }
-            if let manifest { try GenerationManifest.write(plan.manifest(), to: manifest) }
         } else {
             let result = try writer.writeHistory(plan) { written in progress.show(completed: written) }
             summary = result.summary

@@ -18,14 +18,6 @@ public struct GenerationSummary: Sendable, Hashable {
     public var byteCount: Int64 = 0
 
     public init() {}
-
-    mutating func add(_ other: GenerationSummary) {
-        eventCount += other.eventCount
-        reportCount += other.reportCount
-        monitorLogCount += other.monitorLogCount
-        noiseFileCount += other.noiseFileCount
-        byteCount += other.byteCount
-    }
 }
 
 /// A file-system call that failed while writing a generated folder.

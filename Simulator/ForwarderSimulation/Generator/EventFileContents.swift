@@ -11,8 +11,6 @@ public enum EventFileContents {
     static let eventTypeTag: [UInt8] = [0x00, 0x12, 0x03, 0x00]
     /// Type tag of Series III monitor-log files.
     static let monitorLogTypeTag: [UInt8] = [0x22, 0x01, 0x0E, 0xA0]
-    static let headerByteCount = 22
-    static let startRecordByteCount = 21
     static let footerByteCount = 26
 
     /// The 22-byte Series III header: fixed prefix, `Instantel\0`, `07 2c`, then the type tag.
