@@ -154,17 +154,30 @@ struct AsciiReportText {
         }
     }
 
+    /// Every waveform row is exactly four eight-byte cells (`-0.0060\t` … ` 0.040\r\n`), so a
+    /// row is written as four 64-bit stores into space reserved up front.
     private mutating func writeWaveformTable(rowCount: Int) {
         line("")
         line(" Tran\tVert\tLong\tMicL")
-        for _ in 0..<rowCount {
-            let draw = random.next()
-            for channel in 0..<3 {
-                output.append(contentsOf: Self.waveformGeoCells[Int((draw >> (channel * 16)) & 0x1F)])
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: rowCount * Self.waveformRowByteCount))
+        var rowRandom = random
+        output.withUnsafeMutableBytes { buffer in
+            var offset = start
+            for _ in 0..<rowCount {
+                let draw = rowRandom.next()
+                for channel in 0..<3 {
+                    buffer.storeBytes(of: Self.waveformGeoCellWords[Int((draw >> (channel * 16)) & 0x1F)],
+                                      toByteOffset: offset, as: UInt64.self)
+                    offset += 8
+                }
+                let mic = Int((draw >> 48) & 0xFF)
+                buffer.storeBytes(of: Self.waveformMicrophoneCellWords[mic < 200 ? 0 : mic - 200],
+                                  toByteOffset: offset, as: UInt64.self)
+                offset += 8
             }
-            let mic = Int((draw >> 48) & 0xFF)
-            output.append(contentsOf: Self.waveformMicrophoneCells[mic < 200 ? 0 : mic - 200])
         }
+        random = rowRandom
     }
 
     private mutating func writeHistogramTable() {
@@ -234,10 +247,20 @@ struct AsciiReportText {
         }
     }
 
+    static let waveformRowByteCount = 32
+
+    /// The eight bytes of each cell as one word in memory order, ready for a single store.
+    static func words(_ cells: [[UInt8]]) -> [UInt64] {
+        cells.map { cell in
+            precondition(cell.count == 8, "waveform cells are eight bytes wide")
+            return cell.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        }
+    }
+
     /// Geophone cells of a waveform row, in 1/10,000 in/s, each followed by a tab.
-    static let waveformGeoCells = cells((0..<32).map { $0 * 5 - 75 }, decimals: 4, leading: "", trailing: "\t")
+    static let waveformGeoCellWords = words(cells((0..<32).map { $0 * 5 - 75 }, decimals: 4, leading: "", trailing: "\t"))
     /// Microphone cells of a waveform row, ending the row.
-    static let waveformMicrophoneCells = cells(Array(0..<56), decimals: 3, leading: "", trailing: "\r\n")
+    static let waveformMicrophoneCellWords = words(cells(Array(0..<56), decimals: 3, leading: "", trailing: "\r\n"))
     /// Geophone peak cells of a histogram row (count × 0.005 in/s).
     static let histogramGeoCells = cells((0..<64).map { $0 * 50 }, decimals: 4, leading: "\t", trailing: "\t")
     /// Microphone peak cells of a histogram row.

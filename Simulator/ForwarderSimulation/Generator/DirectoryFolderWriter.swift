@@ -55,6 +55,8 @@ public struct DirectoryFolderWriter: Sendable {
                              progress: (Int) -> Void = { _ in }) throws
         -> (summary: GenerationSummary, manifest: [ManifestEntry]) {
         try createFolders(plan)
+        let folder = try openFolder()
+        defer { close(folder) }
         let batchSize = 64
         let batchCount = (plan.events.count + batchSize - 1) / batchSize
         let producerCount = max(1, min(generatorThreadCount, 8))
@@ -79,7 +81,7 @@ public struct DirectoryFolderWriter: Sendable {
         for index in 0..<batchCount {
             let batch = handOff.take(at: index)
             for file in batch.files {
-                try writeFile(file.name, contents: file.contents, modificationTime: file.modificationTime)
+                try writeFile(file.name, in: folder, contents: file.contents, modificationTime: file.modificationTime)
                 summary.byteCount += Int64(file.contents.count)
             }
             summary.eventCount += batch.entries.count
@@ -88,13 +90,13 @@ public struct DirectoryFolderWriter: Sendable {
             progress(manifest.count)
         }
         for log in plan.finalMonitorLogs() {
-            try writeFile(log.name, contents: log.contents, modificationTime: log.modificationTime)
+            try writeFile(log.name, in: folder, contents: log.contents, modificationTime: log.modificationTime)
             summary.monitorLogCount += 1
             summary.byteCount += Int64(log.contents.count)
         }
         for file in plan.noiseFiles {
             let contents = EventFileContents.noise(file.content)
-            try writeFile(file.name, contents: contents, modificationTime: file.modificationTime)
+            try writeFile(file.name, in: folder, contents: contents, modificationTime: file.modificationTime)
             summary.noiseFileCount += 1
             summary.byteCount += Int64(contents.count)
         }
@@ -127,6 +129,8 @@ public struct DirectoryFolderWriter: Sendable {
     public func writeLive(_ schedule: LiveWriteSchedule, speed: Double,
                           progress: (FolderWriteOperation) -> Void = { _ in }) async throws -> GenerationSummary {
         try createRoot()
+        let folder = try openFolder()
+        defer { close(folder) }
         let plan = schedule.plan
         let eventNames = Set(plan.events.map(\.binaryFileName))
         let reportNames = Set(plan.events.flatMap { event in event.reportFiles.map(\.name) })
@@ -137,13 +141,12 @@ public struct DirectoryFolderWriter: Sendable {
         for operation in schedule {
             let deadline = wallStart + (operation.time - plan.periodStart) / max(speed, 1e-9)
             if deadline > clock.now { try await clock.sleep(until: deadline) }
-            let path = fullPath(operation.name)
             switch operation.action {
             case .createDirectory:
                 try makeDirectory(operation.name)
                 summary.noiseFileCount += 1
             case .create(let bytes):
-                try writeFile(operation.name, contents: bytes, modificationTime: nil)
+                try writeFile(operation.name, in: folder, contents: bytes, modificationTime: nil)
                 summary.byteCount += Int64(bytes.count)
                 if reportNames.contains(operation.name) {
                     summary.reportCount += 1
@@ -153,7 +156,7 @@ public struct DirectoryFolderWriter: Sendable {
                     summary.noiseFileCount += 1
                 }
             case .append(let bytes):
-                try appendToFile(path, contents: bytes)
+                try appendToFile(operation.name, in: folder, contents: bytes)
                 summary.byteCount += Int64(bytes.count)
             case .finish:
                 if eventNames.contains(operation.name) { summary.eventCount += 1 }
@@ -187,29 +190,36 @@ public struct DirectoryFolderWriter: Sendable {
         }
     }
 
-    /// Creates or replaces `name` with `contents`; sets its modification time when given.
-    private func writeFile(_ name: String, contents: Data, modificationTime: FileTime?) throws {
-        let path = fullPath(name)
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw FolderWriteError(path: path, operation: "create", code: errno) }
+    /// The folder, opened once so that each file is created relative to it (`openat`) rather
+    /// than by walking the whole path again.
+    private func openFolder() throws -> Int32 {
+        let descriptor = open(directoryPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FolderWriteError(path: directoryPath, operation: "open folder", code: errno) }
+        return descriptor
+    }
+
+    /// Creates or replaces `name` in the folder `folder` with `contents`; sets its modification time when given.
+    private func writeFile(_ name: String, in folder: Int32, contents: Data, modificationTime: FileTime?) throws {
+        let descriptor = openat(folder, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FolderWriteError(path: fullPath(name), operation: "create", code: errno) }
         defer { close(descriptor) }
-        try writeAll(contents, to: descriptor, path: path)
+        try writeAll(contents, to: descriptor, name: name)
         if let modificationTime {
             var times = [Self.fileTimespec(of: modificationTime), Self.fileTimespec(of: modificationTime)]
             guard futimens(descriptor, &times) == 0 else {
-                throw FolderWriteError(path: path, operation: "set modification time of", code: errno)
+                throw FolderWriteError(path: fullPath(name), operation: "set modification time of", code: errno)
             }
         }
     }
 
-    private func appendToFile(_ path: String, contents: Data) throws {
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard descriptor >= 0 else { throw FolderWriteError(path: path, operation: "open for append", code: errno) }
+    private func appendToFile(_ name: String, in folder: Int32, contents: Data) throws {
+        let descriptor = openat(folder, name, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FolderWriteError(path: fullPath(name), operation: "open for append", code: errno) }
         defer { close(descriptor) }
-        try writeAll(contents, to: descriptor, path: path)
+        try writeAll(contents, to: descriptor, name: name)
     }
 
-    private func writeAll(_ contents: Data, to descriptor: Int32, path: String) throws {
+    private func writeAll(_ contents: Data, to descriptor: Int32, name: String) throws {
         try contents.withUnsafeBytes { buffer in
             guard let base = buffer.baseAddress else { return }
             var offset = 0
@@ -217,7 +227,7 @@ public struct DirectoryFolderWriter: Sendable {
                 let written = write(descriptor, base + offset, buffer.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    throw FolderWriteError(path: path, operation: "write", code: errno)
+                    throw FolderWriteError(path: fullPath(name), operation: "write", code: errno)
                 }
                 offset += written
             }
