@@ -232,8 +232,8 @@ extension MockSFM {
                     JournalFile(name: file.name, byteCount: file.byteCount, digest: file.digest.hex,
                                 role: file.role == .report ? "report" : "binary")
                 }
-                let storesBeforeFault = decision.terminal.map(\.afterStore) ?? true
-                if storesBeforeFault {
+                let importsNow = decision.terminal.map(\.afterStore) ?? true
+                if importsNow {
                     (rows, storedFiles) = apply(received, reports: reports, request: request)
                     entry.stored = !storedFiles.isEmpty
                 } else {

@@ -101,7 +101,7 @@ private final class PartCollector {
 
     func body(_ buffer: ByteBuffer) {
         isInsidePart = true
-        current.body.append(contentsOf: buffer.readableBytesView)
+        buffer.withUnsafeReadableBytes { current.body.append(contentsOf: $0) }
     }
 
     func complete() {
