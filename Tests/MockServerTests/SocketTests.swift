@@ -147,6 +147,30 @@ struct SocketTests {
         }
     }
 
+    /// Faults that answer in HTTP, and the outcome the production classifier must reach.
+    static let replyFaults: [(Fault, UploadProblem.Kind)] = [
+        (.nonJSONBody, .nonJSONReply), (.missingRow, .missingRow), (.fileErrorRow(detail: "db locked"), .fileError),
+        (.httpStatus(code: 500, retryAfterSeconds: nil), .httpStatus(500)),
+        (.httpStatus(code: 502, retryAfterSeconds: nil), .httpStatus(502)),
+        (.httpStatus(code: 408, retryAfterSeconds: nil), .httpStatus(408)),
+        (.httpStatus(code: 400, retryAfterSeconds: nil), .httpStatus(400)),
+    ]
+
+    @Test("Socket faults: replies that are not an acceptance reach the client intact", arguments: replyFaults)
+    func replyFault(_ fault: Fault, _ expected: UploadProblem.Kind) async throws {
+        try await withMockServer(mock: MockSFM(faultPlan: FaultPlan(rules: [FaultRule(name: "reply", fault: fault)]))) { server in
+            let reply = try await TestClient.upload(server, forwarderRequest())
+            let outcome = ImportReplyClassifier.classify(status: reply.status, retryAfterHeader: nil, body: reply.body,
+                                                         binaryName: binaryName)
+            switch outcome {
+            case .accepted: Issue.record("\(fault) must not be accepted")
+            case .rejected(let problem), .failed(let problem): #expect(problem.kind == expected)
+            }
+            #expect(server.mock.eventCount == 0)
+            #expect(server.mock.journal().last?.httpStatus == reply.status)
+        }
+    }
+
     @Test("Socket faults: a response lost after commit is stored although the client fails")
     func lostAfterCommit() async throws {
         let plan = FaultPlan(rules: [FaultRule(name: "lost", fault: .connectionReset, requests: RequestRange(first: 1, last: 1),
