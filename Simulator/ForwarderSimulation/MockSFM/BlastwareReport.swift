@@ -132,31 +132,46 @@ public struct ReportValue: Hashable, Sendable, Codable {
 
     /// Splits `0.0450 in/s`, `>100 Hz`, `<0.005 in/s`, `N/A`, `3.9`, `Passed`.
     public init(parsing text: String) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        raw = trimmed
-        if trimmed.uppercased() == "N/A" || trimmed.uppercased() == "NA" {
+        let bytes = Array(text.utf8)
+        let range = ReportParser.trimmed(0..<bytes.count, in: bytes)
+        self.init(bytes: bytes, range: range, raw: ReportParser.string(range, in: bytes))
+    }
+
+    /// Parses the already trimmed `range` of a report's bytes, whose text is `raw`.
+    ///
+    /// Works on UTF-8 bytes: a report has dozens of values and the mock parses every upload's.
+    init(bytes: [UInt8], range: Range<Int>, raw: String) {
+        self.raw = raw
+        let upper = ReportParser.upper
+        if (range.count == 3 && upper(bytes[range.lowerBound]) == UInt8(ascii: "N")
+            && bytes[range.lowerBound + 1] == UInt8(ascii: "/") && upper(bytes[range.lowerBound + 2]) == UInt8(ascii: "A"))
+            || (range.count == 2 && upper(bytes[range.lowerBound]) == UInt8(ascii: "N")
+                && upper(bytes[range.lowerBound + 1]) == UInt8(ascii: "A")) {
             bound = .notAvailable
             return
         }
-        var rest = Substring(trimmed)
+        var range = range
         var parsedBound = Bound.exact
-        if rest.hasPrefix(">") {
-            parsedBound = .greaterThan
-            rest = rest.dropFirst()
-        } else if rest.hasPrefix("<") {
-            parsedBound = .lessThan
-            rest = rest.dropFirst()
+        if let first = range.first, bytes[first] == UInt8(ascii: ">") || bytes[first] == UInt8(ascii: "<") {
+            parsedBound = bytes[first] == UInt8(ascii: ">") ? .greaterThan : .lessThan
+            range = ReportParser.trimmed(range.dropFirst(), in: bytes)
         }
-        rest = rest.drop { $0 == " " }
-        let numberText = rest.prefix { $0.isASCII && ($0.isNumber || $0 == "." || $0 == "-" || $0 == "+") }
-        guard !numberText.isEmpty, let parsed = Double(numberText) else {
+        var numberEnd = range.lowerBound
+        while numberEnd < range.upperBound, Self.isNumberByte(bytes[numberEnd]) { numberEnd += 1 }
+        guard numberEnd > range.lowerBound,
+              let parsed = Double(ReportParser.string(range.lowerBound..<numberEnd, in: bytes)) else {
             bound = .text
             return
         }
-        let unitText = rest.dropFirst(numberText.count).trimmingCharacters(in: .whitespaces)
+        let unitRange = ReportParser.trimmed(numberEnd..<range.upperBound, in: bytes)
         bound = parsedBound
         number = parsed
-        unit = unitText.isEmpty ? nil : unitText
+        unit = unitRange.isEmpty ? nil : ReportParser.string(unitRange, in: bytes)
+    }
+
+    private static func isNumberByte(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".")
+            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+")
     }
 }
 
@@ -208,29 +223,88 @@ public struct MonitorLogRow: Hashable, Sendable, Codable {
 
 /// The line-by-line reader behind `BlastwareReport(parsing:)`.
 enum ReportParser {
-    static let channelNames = ["Tran", "Vert", "Long", "MicL"]
 
-    /// A key with whitespace runs collapsed and case folded, for comparisons.
+    /// A key with whitespace runs collapsed and ASCII case folded, for comparisons.
     static func comparisonKey(_ key: String) -> String {
-        normalisedKey(key).lowercased()
+        let bytes = Array(key.utf8)
+        return String(decoding: normalised(0..<bytes.count, in: bytes).map(lower), as: UTF8.self)
     }
 
-    /// A key with surrounding whitespace removed and inner whitespace runs collapsed to one space.
-    static func normalisedKey(_ key: some StringProtocol) -> String {
-        key.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+    static func upper(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) ? byte - 32 : byte
     }
 
+    static func lower(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
+    }
+
+    static func isBlank(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+    }
+
+    /// `range` without leading and trailing spaces, tabs and carriage returns.
+    static func trimmed(_ range: Range<Int>, in bytes: [UInt8]) -> Range<Int> {
+        var lower = range.lowerBound
+        var upper = range.upperBound
+        while lower < upper, isBlank(bytes[lower]) { lower += 1 }
+        while upper > lower, isBlank(bytes[upper - 1]) { upper -= 1 }
+        return lower..<upper
+    }
+
+    /// The bytes of `range` trimmed, with inner runs of spaces and tabs collapsed to one space.
+    static func normalised(_ range: Range<Int>, in bytes: [UInt8]) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(range.count)
+        var pendingSpace = false
+        for index in trimmed(range, in: bytes) {
+            if isBlank(bytes[index]) {
+                pendingSpace = true
+                continue
+            }
+            if pendingSpace {
+                result.append(UInt8(ascii: " "))
+                pendingSpace = false
+            }
+            result.append(bytes[index])
+        }
+        return result
+    }
+
+    static func string(_ range: Range<Int>, in bytes: [UInt8]) -> String {
+        String(decoding: bytes[range], as: UTF8.self)
+    }
+
+    /// The first ` : ` in `range`, as the index of its space.
+    static func separator(in range: Range<Int>, of bytes: [UInt8]) -> Int? {
+        guard range.count >= 3 else { return nil }
+        var index = range.lowerBound
+        while index + 2 < range.upperBound {
+            if bytes[index + 1] == UInt8(ascii: ":"), bytes[index] == UInt8(ascii: " "), bytes[index + 2] == UInt8(ascii: " ") {
+                return index
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Reads the report line by line on its UTF-8 bytes; `\r\n` and `\n` both end a line.
     static func parse(_ text: String) -> BlastwareReport {
         var report = BlastwareReport(rawText: text)
+        let bytes = Array(text.utf8)
         var inMonitorLog = false
         var inTable = false
         var unitsIndex: Int?
         var geoRangeIndex: Int?
+        let monitorLogMarker = Array("monitor log(s)".utf8)
+        let tab = UInt8(ascii: "\t")
+        let quote = UInt8(ascii: "\"")
 
-        // `\r\n` is one Character in Swift, so split on any newline rather than on `\n`.
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty {
+        var lineStart = 0
+        while lineStart < bytes.count {
+            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            defer { lineStart = lineEnd + 1 }
+            var line = trimmed(lineStart..<lineEnd, in: bytes)
+            if line.isEmpty {
                 inMonitorLog = false
                 continue
             }
@@ -238,58 +312,60 @@ enum ReportParser {
                 report.tableRowCount += 1
                 continue
             }
-            let isQuoted = trimmed.hasPrefix("\"")
-            var content = Substring(trimmed)
+            let isQuoted = bytes[line.lowerBound] == quote
             if isQuoted {
-                content = content.dropFirst()
-                if content.hasSuffix("\"") { content = content.dropLast() }
+                line = line.dropFirst()
+                if let last = line.last, bytes[last] == quote { line = line.dropLast() }
             }
-            if inMonitorLog, content.contains("\t"), content.range(of: " : ") == nil {
-                let columns = content.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
-                    .map { $0.trimmingCharacters(in: .whitespaces) }
+            let separator = separator(in: line, of: bytes)
+            if inMonitorLog, separator == nil, bytes[line].contains(tab) {
+                var columns: [String] = []
+                var columnStart = line.lowerBound
+                while columns.count < 2, let columnEnd = bytes[columnStart..<line.upperBound].firstIndex(of: tab) {
+                    columns.append(string(trimmed(columnStart..<columnEnd, in: bytes), in: bytes))
+                    columnStart = columnEnd + 1
+                }
+                columns.append(string(trimmed(columnStart..<line.upperBound, in: bytes), in: bytes))
                 report.monitorLog.append(MonitorLogRow(
                     start: columns[0], stop: columns.count > 1 ? columns[1] : "",
                     description: columns.count > 2 ? columns[2] : ""))
                 continue
             }
-            if let separator = content.range(of: " : ") {
+            let isEmptyField = line.count >= 2 && bytes[line.upperBound - 1] == UInt8(ascii: ":")
+                && bytes[line.upperBound - 2] == UInt8(ascii: " ")
+            if separator != nil || isEmptyField {
                 inMonitorLog = false
-                let key = normalisedKey(content[..<separator.lowerBound])
-                let value = content[separator.upperBound...].trimmingCharacters(in: .whitespaces)
-                report.fields.append(ReportField(key: key, value: value))
+                let keyEnd = separator ?? line.upperBound - 2
+                let valueRange = separator.map { trimmed($0 + 3..<line.upperBound, in: bytes) } ?? line.upperBound..<line.upperBound
+                let keyBytes = normalised(line.lowerBound..<keyEnd, in: bytes)
+                let field = ReportField(key: String(decoding: keyBytes, as: UTF8.self), value: string(valueRange, in: bytes))
+                report.fields.append(field)
+                let comparisonKey = String(decoding: keyBytes.map(lower), as: UTF8.self)
+                if comparisonKey == "units", unitsIndex == nil { unitsIndex = report.fields.count - 1 }
+                if comparisonKey == "geo range", geoRangeIndex == nil { geoRangeIndex = report.fields.count - 1 }
+                apply(key: comparisonKey, value: field.value, bytes: bytes, valueRange: valueRange, to: &report)
                 continue
             }
-            if content.hasSuffix(" :") {
-                inMonitorLog = false
-                report.fields.append(ReportField(key: normalisedKey(content.dropLast(2)), value: ""))
-                continue
-            }
-            if comparisonKey(String(content)) == "monitor log(s)" {
+            if normalised(line, in: bytes).map(lower) == monitorLogMarker {
                 inMonitorLog = true
                 continue
             }
             if !isQuoted, !report.fields.isEmpty {
                 // The first unquoted line after the metadata is the table header.
                 inTable = true
-                report.tableColumns = content.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                report.tableColumns = bytes[line].split(whereSeparator: isBlank).map { String(decoding: $0, as: UTF8.self) }
             }
         }
 
-        for (index, field) in report.fields.enumerated() {
-            let key = comparisonKey(field.key)
-            if key == "units", unitsIndex == nil { unitsIndex = index }
-            if key == "geo range", geoRangeIndex == nil { geoRangeIndex = index }
-            apply(field, key: key, to: &report)
-        }
         if let unitsIndex, let geoRangeIndex, geoRangeIndex > unitsIndex + 1 {
             for (position, index) in (unitsIndex + 1..<geoRangeIndex).enumerated() {
                 let field = report.fields[index]
-                var label = field.key
-                while label.hasSuffix(":") { label.removeLast() }
+                var label = Array(field.key.utf8)
+                while label.last == UInt8(ascii: ":") { label.removeLast() }
                 report.userNotes.append(UserNote(
                     position: position,
                     role: position < UserNote.roles.count ? UserNote.roles[position] : nil,
-                    label: label.trimmingCharacters(in: .whitespaces),
+                    label: string(trimmed(0..<label.count, in: label), in: label),
                     value: field.value))
             }
         }
@@ -297,55 +373,100 @@ enum ReportParser {
     }
 
     /// Stores one field in its structured slot, if it has one.
-    private static func apply(_ field: ReportField, key: String, to report: inout BlastwareReport) {
-        let value = field.value
-        switch key {
-        case "serial number": report.serialNumber = value
-        case "event type": report.eventType = value
-        case "event date": report.eventDate = value
-        case "event time": report.eventTime = value
-        case "trigger": report.trigger = value
-        case "sample rate": report.sampleRate = ReportValue(parsing: value)
-        case "record time": report.recordTime = ReportValue(parsing: value)
-        case "pre-trigger length", "pre-trigger", "pretrigger length": report.preTriggerLength = ReportValue(parsing: value)
-        case "units": report.units = value
-        case "geo range": report.geoRange = ReportValue(parsing: value)
-        case "peak vector sum": report.peakVectorSum = ReportValue(parsing: value)
-        case "peak vector sum time": report.peakVectorSumTime = ReportValue(parsing: value)
-        case "peak vector sum date": report.peakVectorSumDate = value
-        case "battery level", "battery": report.batteryLevel = ReportValue(parsing: value)
-        case "calibration date": report.calibrationDate = value
-        case "pc sw version": report.pcSoftwareVersion = value
-        case "histogram start date": report.histogramSummary.startDate = value
-        case "histogram start time": report.histogramSummary.startTime = value
-        case "histogram stop date": report.histogramSummary.stopDate = value
-        case "histogram stop time": report.histogramSummary.stopTime = value
-        case "number of intervals": report.histogramSummary.numberOfIntervals = Int(value.trimmingCharacters(in: .whitespaces))
-        case "interval size": report.histogramSummary.intervalSize = value
-        default: applyChannelField(key: key, value: value, to: &report)
+    /// Where a field's value goes, found with one dictionary lookup per line.
+    enum FieldSlot: Sendable {
+        case serialNumber, eventType, eventDate, eventTime, trigger, sampleRate, recordTime, preTriggerLength
+        case units, geoRange, peakVectorSum, peakVectorSumTime, peakVectorSumDate, batteryLevel
+        case calibrationDate, pcSoftwareVersion
+        case histogramStartDate, histogramStartTime, histogramStopDate, histogramStopTime
+        case numberOfIntervals, intervalSize
+        case channel(String, ChannelSlot)
+    }
+
+    enum ChannelSlot: Sendable {
+        case peakParticleVelocity, zeroCrossingFrequency, timeOfPeak, peakAcceleration, peakDisplacement
+        case peakSoundPressureLevel, testFrequency, testRatio, testResults, testAmplitude, peakTime, peakDate
+    }
+
+    /// Comparison keys (lower case, single spaces) of every field with a structured slot.
+    static let slots: [String: FieldSlot] = {
+        var slots: [String: FieldSlot] = [
+            "serial number": .serialNumber, "event type": .eventType, "event date": .eventDate,
+            "event time": .eventTime, "trigger": .trigger, "sample rate": .sampleRate, "record time": .recordTime,
+            "pre-trigger length": .preTriggerLength, "pre-trigger": .preTriggerLength,
+            "pretrigger length": .preTriggerLength, "units": .units, "geo range": .geoRange,
+            "peak vector sum": .peakVectorSum, "peak vector sum time": .peakVectorSumTime,
+            "peak vector sum date": .peakVectorSumDate, "battery level": .batteryLevel, "battery": .batteryLevel,
+            "calibration date": .calibrationDate, "pc sw version": .pcSoftwareVersion,
+            "histogram start date": .histogramStartDate, "histogram start time": .histogramStartTime,
+            "histogram stop date": .histogramStopDate, "histogram stop time": .histogramStopTime,
+            "number of intervals": .numberOfIntervals, "interval size": .intervalSize,
+        ]
+        let readings: [String: ChannelSlot] = [
+            "ppv": .peakParticleVelocity, "zc freq": .zeroCrossingFrequency, "zc frequency": .zeroCrossingFrequency,
+            "time of peak": .timeOfPeak, "peak acceleration": .peakAcceleration, "peak accel": .peakAcceleration,
+            "peak displacement": .peakDisplacement, "peak disp": .peakDisplacement, "pspl": .peakSoundPressureLevel,
+            "test freq": .testFrequency, "test frequency": .testFrequency, "test ratio": .testRatio,
+            "test results": .testResults, "test result": .testResults, "test amplitude": .testAmplitude,
+            "peak time": .peakTime, "peak date": .peakDate,
+        ]
+        for channel in ["Tran", "Vert", "Long", "MicL"] {
+            for (reading, slot) in readings {
+                slots[channel.lowercased() + " " + reading] = .channel(channel, slot)
+            }
+        }
+        return slots
+    }()
+
+    /// Stores one field in its structured slot, if it has one.
+    private static func apply(key: String, value: String, bytes: [UInt8], valueRange: Range<Int>,
+                              to report: inout BlastwareReport) {
+        guard let slot = slots[key] else { return }
+        func measured() -> ReportValue { ReportValue(bytes: bytes, range: valueRange, raw: value) }
+        switch slot {
+        case .serialNumber: report.serialNumber = value
+        case .eventType: report.eventType = value
+        case .eventDate: report.eventDate = value
+        case .eventTime: report.eventTime = value
+        case .trigger: report.trigger = value
+        case .sampleRate: report.sampleRate = measured()
+        case .recordTime: report.recordTime = measured()
+        case .preTriggerLength: report.preTriggerLength = measured()
+        case .units: report.units = value
+        case .geoRange: report.geoRange = measured()
+        case .peakVectorSum: report.peakVectorSum = measured()
+        case .peakVectorSumTime: report.peakVectorSumTime = measured()
+        case .peakVectorSumDate: report.peakVectorSumDate = value
+        case .batteryLevel: report.batteryLevel = measured()
+        case .calibrationDate: report.calibrationDate = value
+        case .pcSoftwareVersion: report.pcSoftwareVersion = value
+        case .histogramStartDate: report.histogramSummary.startDate = value
+        case .histogramStartTime: report.histogramSummary.startTime = value
+        case .histogramStopDate: report.histogramSummary.stopDate = value
+        case .histogramStopTime: report.histogramSummary.stopTime = value
+        case .numberOfIntervals: report.histogramSummary.numberOfIntervals = Int(value)
+        case .intervalSize: report.histogramSummary.intervalSize = value
+        case .channel(let channel, let reading):
+            apply(reading, value: value, measured: measured, to: &report.channels[channel, default: ChannelReadings()])
         }
     }
 
-    private static func applyChannelField(key: String, value: String, to report: inout BlastwareReport) {
-        guard let channel = channelNames.first(where: { key.hasPrefix($0.lowercased() + " ") }) else { return }
-        let reading = String(key.dropFirst(channel.count + 1))
-        var readings = report.channels[channel] ?? ChannelReadings()
-        switch reading {
-        case "ppv": readings.peakParticleVelocity = ReportValue(parsing: value)
-        case "zc freq", "zc frequency": readings.zeroCrossingFrequency = ReportValue(parsing: value)
-        case "time of peak": readings.timeOfPeak = ReportValue(parsing: value)
-        case "peak acceleration", "peak accel": readings.peakAcceleration = ReportValue(parsing: value)
-        case "peak displacement", "peak disp": readings.peakDisplacement = ReportValue(parsing: value)
-        case "pspl": readings.peakSoundPressureLevel = ReportValue(parsing: value)
-        case "test freq", "test frequency": readings.testFrequency = ReportValue(parsing: value)
-        case "test ratio": readings.testRatio = ReportValue(parsing: value)
-        case "test results", "test result": readings.testResults = value
-        case "test amplitude": readings.testAmplitude = ReportValue(parsing: value)
-        case "peak time": readings.peakTime = value
-        case "peak date": readings.peakDate = value
-        default: return
+    private static func apply(_ slot: ChannelSlot, value: String, measured: () -> ReportValue,
+                              to readings: inout ChannelReadings) {
+        switch slot {
+        case .peakParticleVelocity: readings.peakParticleVelocity = measured()
+        case .zeroCrossingFrequency: readings.zeroCrossingFrequency = measured()
+        case .timeOfPeak: readings.timeOfPeak = measured()
+        case .peakAcceleration: readings.peakAcceleration = measured()
+        case .peakDisplacement: readings.peakDisplacement = measured()
+        case .peakSoundPressureLevel: readings.peakSoundPressureLevel = measured()
+        case .testFrequency: readings.testFrequency = measured()
+        case .testRatio: readings.testRatio = measured()
+        case .testResults: readings.testResults = value
+        case .testAmplitude: readings.testAmplitude = measured()
+        case .peakTime: readings.peakTime = value
+        case .peakDate: readings.peakDate = value
         }
-        report.channels[channel] = readings
     }
 }
 

@@ -84,6 +84,9 @@ enum UploadReader {
 }
 
 /// Accumulates the parser's callbacks into whole parts.
+///
+/// The parser hands over a part's body in pieces (it breaks at every carriage return while it
+/// checks for the boundary), so pieces are gathered in one growing buffer and copied out once.
 private final class PartCollector {
     struct Part {
         var headers: [MockHeader] = []
@@ -91,22 +94,25 @@ private final class PartCollector {
     }
 
     private(set) var parts: [Part] = []
-    private var current = Part()
+    private var headers: [MockHeader] = []
+    private var body = ByteBuffer()
     private(set) var isInsidePart = false
 
     func header(name: String, value: String) {
         isInsidePart = true
-        current.headers.append(MockHeader(name, value))
+        headers.append(MockHeader(name, value))
     }
 
     func body(_ buffer: ByteBuffer) {
         isInsidePart = true
-        buffer.withUnsafeReadableBytes { current.body.append(contentsOf: $0) }
+        var buffer = buffer
+        body.writeBuffer(&buffer)
     }
 
     func complete() {
-        parts.append(current)
-        current = Part()
+        parts.append(Part(headers: headers, body: body.withUnsafeReadableBytes { Data($0) }))
+        headers = []
+        body.clear()
         isInsidePart = false
     }
 }
