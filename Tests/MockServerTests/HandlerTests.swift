@@ -121,6 +121,23 @@ struct HandlerTests {
         #expect(stats.requests == 3)
     }
 
+    @Test("Upsert: a changed report replaces the stored one; the same report again is skipped")
+    func reportReplaced() throws {
+        let mock = MockSFM(configuration: .init(retainsReportText: false))
+        let binary = Fixtures.binary(seed: 14)
+        let first = Fixtures.forwarderRequest(binaryName: binaryName, binary: binary, reportName: achReportName,
+                                              report: Fixtures.waveformReport)
+        _ = mock.handleImport(first, receivedAt: Fixtures.startTime)
+        #expect(mock.handleImport(first, receivedAt: Fixtures.startTime).row(binaryName)?.skipped == 1)
+        let changed = Fixtures.forwarderRequest(binaryName: binaryName, binary: binary, reportName: achReportName,
+                                                report: Fixtures.histogramReport)
+        #expect(mock.handleImport(changed, receivedAt: Fixtures.startTime).row(binaryName)?.detail == "updated: report replaced")
+        let event = try #require(mock.event(named: binaryName))
+        #expect(event.reportDigest == EventDigest(of: Data(Fixtures.histogramReport.utf8)).hex)
+        #expect(event.report?.histogram?.numberOfIntervals == 1440)
+        #expect(event.report?.rawText == "", "raw text is dropped when the configuration says so")
+    }
+
     @Test("Upsert: new bytes for the same serial and time replace the stored binary")
     func newContentSameKey() throws {
         let mock = MockSFM()

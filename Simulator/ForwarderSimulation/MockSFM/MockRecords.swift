@@ -98,6 +98,8 @@ public struct StoredEvent: Hashable, Sendable, Codable {
     public var binaryByteCount: Int
     public var binaryDigest: String
     public var reportName: String?
+    /// SHA-256 of the stored report's bytes, which decides whether a re-sent report is new.
+    public var reportDigest: String?
     public var report: BlastwareReport?
     public var serialHint: String?
     public var firstReceivedAt: String

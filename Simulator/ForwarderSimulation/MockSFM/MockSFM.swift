@@ -17,11 +17,16 @@ public final class MockSFM: Sendable {
         public var journalCapacity: Int
         /// Seeds the fault plan when the plan has no seed of its own.
         public var seed: UInt64
+        /// Keep each stored report's raw text (as the SFM does). Long simulations may turn this
+        /// off: at ~15 KB per report the raw text is most of the store's memory.
+        public var retainsReportText: Bool
 
-        public init(maximumBodyByteCount: Int = 64 << 20, journalCapacity: Int = 100_000, seed: UInt64 = 0) {
+        public init(maximumBodyByteCount: Int = 64 << 20, journalCapacity: Int = 100_000, seed: UInt64 = 0,
+                    retainsReportText: Bool = true) {
             self.maximumBodyByteCount = maximumBodyByteCount
             self.journalCapacity = journalCapacity
             self.seed = seed
+            self.retainsReportText = retainsReportText
         }
     }
 
@@ -50,7 +55,7 @@ public final class MockSFM: Sendable {
                 files = .failure(error)
             }
         }
-        let reports = Self.parseReports(in: (try? files.get()) ?? [])
+        let reports = parseReports(in: (try? files.get()) ?? [])
         let (exchange, rowsToEncode) = state.withLock { state in
             state.handle(request, files: files, reports: reports, bodyByteCount: request.body.readableBytes)
         }
@@ -132,10 +137,12 @@ public final class MockSFM: Sendable {
     }
 
     /// Parses every report in the upload, outside the lock.
-    private static func parseReports(in files: [ReceivedFile]) -> [Int: BlastwareReport] {
+    private func parseReports(in files: [ReceivedFile]) -> [Int: BlastwareReport] {
         var reports: [Int: BlastwareReport] = [:]
         for (index, file) in files.enumerated() where file.role == .report {
-            reports[index] = BlastwareReport(parsing: file.contents)
+            var report = BlastwareReport(parsing: file.contents)
+            if !configuration.retainsReportText { report.rawText = "" }
+            reports[index] = report
         }
         return reports
     }
@@ -365,7 +372,8 @@ extension MockSFM {
                     unitSerial: decoded.unitSerial, serialNumber: decoded.serialNumber,
                     secondsSince1985: decoded.secondsSince1985, eventTime: decoded.localTime.description,
                     kind: Self.kindName(decoded.kind), binaryName: file.name, binaryByteCount: file.byteCount,
-                    binaryDigest: file.digest.hex, reportName: report?.file.name, report: report?.parsed,
+                    binaryDigest: file.digest.hex, reportName: report?.file.name,
+                    reportDigest: report?.file.digest.hex, report: report?.parsed,
                     serialHint: request.serialHint, firstReceivedAt: receivedAt, lastReceivedAt: receivedAt,
                     uploadCount: 1, updateCount: 0)
                 keysByBinaryName[EventFileRules.caseFoldedKey(file.name)] = key
@@ -386,9 +394,10 @@ extension MockSFM {
                 keysByBinaryName[EventFileRules.caseFoldedKey(file.name)] = key
                 if keysByDigest[file.digest] == nil { keysByDigest[file.digest] = key }
             }
-            if let report, event.report?.rawText != report.parsed?.rawText {
+            if let report, event.reportDigest != report.file.digest.hex {
                 changes.append(event.report == nil ? "report attached" : "report replaced")
                 event.reportName = report.file.name
+                event.reportDigest = report.file.digest.hex
                 event.report = report.parsed
             }
             if changes.isEmpty {
@@ -414,12 +423,13 @@ extension MockSFM {
                                          detail: "no event binary for this report in the request or the store"), false)
             }
             event.lastReceivedAt = request.receivedAt.description
-            guard event.report?.rawText != report?.rawText else {
+            guard event.reportDigest != file.digest.hex else {
                 events[key] = event
                 return (ImportFileResult(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
                                          inserted: 0, skipped: 1, detail: "report already stored"), false)
             }
             event.reportName = file.name
+            event.reportDigest = file.digest.hex
             event.report = report
             event.updateCount += 1
             events[key] = event
