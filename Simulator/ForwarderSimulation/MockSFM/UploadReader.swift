@@ -1,0 +1,174 @@
+import ForwarderCore
+import Foundation
+import MultipartKit
+
+/// Reads an import body into files, refusing anything the SFM endpoint would refuse.
+///
+/// Framing is multipart-kit's `MultipartParser`; this type only adds what the contract says on
+/// top: a `multipart/form-data` content type with a boundary, every part in field `files` with a
+/// plain file name, and every name either an event binary or a report.
+enum UploadReader {
+    static func read(contentType: String?, body: ByteBuffer) throws(MockRejection) -> [ReceivedFile] {
+        let boundary = try boundary(of: contentType)
+        let collector = PartCollector()
+        let parser = MultipartParser(boundary: boundary)
+        parser.onHeader = { name, value in collector.header(name: name, value: value) }
+        parser.onBody = { buffer in collector.body(buffer) }
+        parser.onPartComplete = { collector.complete() }
+        do {
+            try parser.execute(body)
+        } catch {
+            throw MockRejection(status: 400, detail: "malformed multipart body")
+        }
+        guard !collector.isInsidePart else {
+            throw MockRejection(status: 400, detail: "multipart body ends inside a part (no closing boundary)")
+        }
+        guard !collector.parts.isEmpty else {
+            throw MockRejection(status: 400, detail: "no files in the multipart body")
+        }
+        return try collector.parts.map { part throws(MockRejection) in try file(from: part) }
+    }
+
+    /// The boundary of a `multipart/form-data` content type.
+    static func boundary(of contentType: String?) throws(MockRejection) -> String {
+        guard let contentType else {
+            throw MockRejection(status: 415, detail: "missing Content-Type; expected multipart/form-data")
+        }
+        let pieces = HeaderParameters(contentType)
+        guard pieces.value.lowercased() == "multipart/form-data" else {
+            throw MockRejection(status: 415, detail: "Content-Type \(pieces.value) is not multipart/form-data")
+        }
+        guard let boundary = pieces["boundary"], !boundary.isEmpty, boundary.utf8.count <= 200 else {
+            throw MockRejection(status: 400, detail: "multipart/form-data without a boundary")
+        }
+        return boundary
+    }
+
+    private static func file(from part: PartCollector.Part) throws(MockRejection) -> ReceivedFile {
+        guard let disposition = part.headers.first(where: { $0.name.lowercased() == "content-disposition" }) else {
+            throw MockRejection(status: 400, detail: "a part has no Content-Disposition header")
+        }
+        let parameters = HeaderParameters(disposition.value)
+        guard parameters.value.lowercased() == "form-data" else {
+            throw MockRejection(status: 400, detail: "a part's Content-Disposition is not form-data")
+        }
+        guard parameters["name"] == ImportContract.fieldName else {
+            throw MockRejection(status: 400,
+                                detail: "unexpected form field \"\(parameters["name"] ?? "")\"; files go in \"\(ImportContract.fieldName)\"")
+        }
+        guard let name = parameters["filename"], !name.isEmpty else {
+            throw MockRejection(status: 400, detail: "a part in \"files\" has no filename")
+        }
+        guard isPlainFileName(name) else {
+            throw MockRejection(status: 400, detail: "filename \"\(name)\" is not a plain file name")
+        }
+        let role: ReceivedFile.Role
+        if EventFileRules.isEventBinary(name) {
+            role = .binary(BlastwareEventName(parsing: name))
+        } else if EventFileRules.isReportName(name) {
+            role = .report
+        } else {
+            throw MockRejection(status: 400, detail: "\(name) is neither a Blastware event binary nor a report")
+        }
+        let contentType = part.headers.first { $0.name.lowercased() == "content-type" }?.value
+        return ReceivedFile(name: name, contentType: contentType, contents: part.body,
+                            digest: EventDigest(of: part.body), role: role)
+    }
+
+    /// True for a name without directories, parent references or control characters.
+    static func isPlainFileName(_ name: String) -> Bool {
+        !name.contains("/") && !name.contains("\\") && !name.contains("..") && name != "."
+            && !name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+            && !name.hasPrefix(".") && !name.contains(":")
+    }
+}
+
+/// Accumulates the parser's callbacks into whole parts.
+///
+/// The parser hands over a part's body in pieces (it breaks at every carriage return while it
+/// checks for the boundary), so pieces are gathered in one growing buffer and copied out once.
+private final class PartCollector {
+    struct Part {
+        var headers: [MockHeader] = []
+        var body = Data()
+    }
+
+    private(set) var parts: [Part] = []
+    private var headers: [MockHeader] = []
+    private var body = ByteBuffer()
+    private(set) var isInsidePart = false
+
+    func header(name: String, value: String) {
+        isInsidePart = true
+        headers.append(MockHeader(name, value))
+    }
+
+    func body(_ buffer: ByteBuffer) {
+        isInsidePart = true
+        var buffer = buffer
+        body.writeBuffer(&buffer)
+    }
+
+    func complete() {
+        parts.append(Part(headers: headers, body: body.withUnsafeReadableBytes { Data($0) }))
+        headers = []
+        body.clear()
+        isInsidePart = false
+    }
+}
+
+/// A header value such as `form-data; name="files"; filename="A.TXT"` taken apart.
+///
+/// Quoted values may contain `;` and `=` and backslash escapes, which splitting on `;` and `=`
+/// would break; parameter names are matched without regard to case.
+struct HeaderParameters {
+    let value: String
+    private let parameters: [(name: String, value: String)]
+
+    init(_ header: String) {
+        var scalars = Substring(header).unicodeScalars[...]
+        func skipSpaces() { while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() } }
+        func token(until stops: Set<Unicode.Scalar>) -> String {
+            var text = String.UnicodeScalarView()
+            while let first = scalars.first, !stops.contains(first) { text.append(scalars.removeFirst()) }
+            return String(text).trimmingCharacters(in: .whitespaces)
+        }
+        value = token(until: [";"])
+        var parsed: [(String, String)] = []
+        while scalars.first == ";" {
+            scalars.removeFirst()
+            skipSpaces()
+            let name = token(until: ["=", ";"]).lowercased()
+            var parameterValue = ""
+            if scalars.first == "=" {
+                scalars.removeFirst()
+                skipSpaces()
+                if scalars.first == "\"" {
+                    scalars.removeFirst()
+                    var text = String.UnicodeScalarView()
+                    while let scalar = scalars.first {
+                        scalars.removeFirst()
+                        if scalar == "\"" { break }
+                        if scalar == "\\", let escaped = scalars.first {
+                            scalars.removeFirst()
+                            text.append(escaped)
+                        } else {
+                            text.append(scalar)
+                        }
+                    }
+                    parameterValue = String(text)
+                    _ = token(until: [";"])
+                } else {
+                    parameterValue = token(until: [";"])
+                }
+            }
+            if !name.isEmpty { parsed.append((name, parameterValue)) }
+        }
+        parameters = parsed
+    }
+
+    subscript(name: String) -> String? {
+        let wanted = name.lowercased()
+        return parameters.first { $0.name == wanted }?.value
+    }
+}

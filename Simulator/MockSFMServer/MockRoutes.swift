@@ -1,0 +1,125 @@
+import ForwarderCore
+import ForwarderSimulation
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The request context: Hummingbird's core storage plus the connection, which socket-level
+/// faults act on directly.
+struct MockRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// The mock's HTTP surface: the import endpoint and the `/mock/...` inspection API.
+enum MockRoutes {
+    static func router(mock: MockSFM, archive: ReceivedFileArchive?,
+                       hungConnections: OpenConnections) -> Router<MockRequestContext> {
+        let router = Router(context: MockRequestContext.self)
+        router.post(RouterPath(ImportContract.path)) { request, context in
+            try await importResponse(request, context: context, mock: mock, archive: archive,
+                                     hungConnections: hungConnections)
+        }
+        router.get("/mock/events") { request, _ in
+            let serial = request.uri.queryParameters["serial"].map { String($0).uppercased() }
+            let events = mock.events().filter { serial == nil || $0.unitSerial == serial }
+            return json(events)
+        }
+        router.get("/mock/journal") { request, _ in
+            let after = request.uri.queryParameters["after"].flatMap { Int($0) } ?? 0
+            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 1000
+            return json(mock.journal(after: after, limit: limit))
+        }
+        router.get("/mock/stats") { _, _ in json(mock.stats()) }
+        router.get("/mock/faults") { _, _ in json(mock.faultPlan) }
+        router.put("/mock/faults") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            do {
+                let plan = try FaultPlan(json: Data(body.readableBytesView))
+                mock.replaceFaultPlan(plan, installedAt: FileTime(Date()))
+                return json(plan)
+            } catch {
+                return json(["detail": "invalid fault plan: \(error)"], status: .badRequest)
+            }
+        }
+        router.post("/mock/reset") { _, _ in
+            mock.reset(at: FileTime(Date()))
+            return json(["detail": "reset"])
+        }
+        return router
+    }
+
+    /// Reads the body (up to the limit), lets the mock decide, and carries out its reply.
+    private static func importResponse(_ request: Request, context: MockRequestContext, mock: MockSFM,
+                                       archive: ReceivedFileArchive?,
+                                       hungConnections: OpenConnections) async throws -> Response {
+        let receivedAt = FileTime(Date())
+        let serialHint = request.uri.queryParameters["serial"].map(String.init)
+        let contentType = request.headers[.contentType]
+        let limit = mock.configuration.maximumBodyByteCount
+        let exchange: MockExchange
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            exchange = mock.rejectOversizedBody(receivedAt: receivedAt, serialHint: serialHint,
+                                                contentType: contentType, byteCount: declared)
+        } else {
+            do {
+                let body = try await request.body.collect(upTo: limit)
+                exchange = mock.handleImport(MockImportRequest(receivedAt: receivedAt, serialHint: serialHint,
+                                                               contentType: contentType, body: body))
+            } catch is NIOTooManyBytesError {
+                exchange = mock.rejectOversizedBody(receivedAt: receivedAt, serialHint: serialHint,
+                                                    contentType: contentType, byteCount: limit + 1)
+            }
+        }
+        archive?.store(exchange.storedFiles)
+        switch exchange.reply {
+        case .respond(let reply):
+            if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
+            var response = response(for: reply)
+            if reply.status == 413 { response.headers[.connection] = "close" }
+            return response
+        case .socketFault(let fault, let delay):
+            if delay > .zero { try await Task.sleep(for: delay) }
+            await SocketFaults.perform(fault, on: context.channel, hungConnections: hungConnections)
+            // The connection is gone; Hummingbird's attempt to write this fails quietly.
+            return Response(status: .internalServerError)
+        }
+    }
+
+    /// A Hummingbird response for the mock's reply, paced when the reply asks for a slow body.
+    static func response(for reply: MockHTTPResponse) -> Response {
+        var fields = HTTPFields()
+        for header in reply.headers {
+            guard let name = HTTPField.Name(header.name) else { continue }
+            fields.append(HTTPField(name: name, value: header.value))
+        }
+        let body = ByteBuffer(bytes: reply.body)
+        let status = HTTPResponse.Status(code: reply.status)
+        guard let pacing = reply.bodyPacing else {
+            return Response(status: status, headers: fields, body: .init(byteBuffer: body))
+        }
+        return Response(status: status, headers: fields, body: ResponseBody(contentLength: body.readableBytes) { writer in
+            var remaining = body
+            while let chunk = remaining.readSlice(length: min(pacing.chunkByteCount, remaining.readableBytes)),
+                  chunk.readableBytes > 0 {
+                try await writer.write(chunk)
+                if remaining.readableBytes > 0 { try await Task.sleep(for: pacing.interval) }
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
