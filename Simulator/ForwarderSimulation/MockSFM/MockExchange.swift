@@ -54,6 +54,21 @@ public enum MockReply: Hashable, Sendable {
         if case .respond(let response) = self { return response.status }
         return nil
     }
+
+    /// What a client uploading `binaryName` makes of this reply, as the production uploader
+    /// classifies it: responses through `ImportReplyClassifier`, a hang as a timeout, the other
+    /// socket faults as transport failures.
+    public func uploadOutcome(forBinary binaryName: String) -> UploadOutcome {
+        switch self {
+        case .respond(let response):
+            return ImportReplyClassifier.classify(status: response.status, retryAfterHeader: response.header("Retry-After"),
+                                                  body: response.body, binaryName: binaryName)
+        case .socketFault(.noAnswer, _):
+            return .failed(UploadProblem(kind: .timeout, detail: "no answer from the server"))
+        case .socketFault(let fault, _):
+            return .failed(UploadProblem(kind: .transport, detail: "injected \(fault.kindName)"))
+        }
+    }
 }
 
 /// An HTTP response for the transport to send.
