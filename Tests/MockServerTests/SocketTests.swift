@@ -258,6 +258,16 @@ struct SocketTests {
         }
     }
 
+    @Test("Socket: starting on a port that is taken fails instead of hanging")
+    func busyPort() async throws {
+        try await withMockServer { server in
+            await #expect(throws: (any Error).self) {
+                let second = try await MockSFMServer.start(host: "127.0.0.1", port: server.port)
+                try await second.shutdown()
+            }
+        }
+    }
+
     @Test("Socket: --store keeps every stored file on disk under its own name")
     func archive() async throws {
         let directory = try makeTemporaryDirectory("archive")
