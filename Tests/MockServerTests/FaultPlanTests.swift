@@ -183,7 +183,14 @@ struct FaultPlanTests {
 
         let slow = upload(mock(always: .slowBody(chunkByteCount: 8, interval: .milliseconds(5))))
         #expect(slow.response?.bodyPacing == BodyPacing(chunkByteCount: 8, interval: .milliseconds(5)))
+        let bodyByteCount = slow.response?.body.count ?? 0
+        #expect(slow.response?.duration == .milliseconds(5) * ((bodyByteCount + 7) / 8 - 1))
+        #expect(fixedDelayDuration() == .milliseconds(250))
         #expect(slow.row(binaryName)?.inserted == 1)
+    }
+
+    func fixedDelayDuration() -> Duration? {
+        upload(mock(always: .delay(.fixed(.milliseconds(250))))).response?.duration
     }
 
     @Test("Outage: down for a range of request numbers, counted from plan install")

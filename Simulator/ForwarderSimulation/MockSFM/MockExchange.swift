@@ -91,6 +91,14 @@ public struct MockHTTPResponse: Hashable, Sendable {
         self.bodyPacing = bodyPacing
     }
 
+    /// How long the answer takes to arrive in full: the delay plus the pauses of a slow body,
+    /// for a simulation that advances its clock instead of sleeping.
+    public var duration: Duration {
+        guard let bodyPacing, body.count > bodyPacing.chunkByteCount else { return delay }
+        let pauses = (body.count + bodyPacing.chunkByteCount - 1) / bodyPacing.chunkByteCount - 1
+        return delay + bodyPacing.interval * pauses
+    }
+
     /// The first header value for `name`, ignoring case.
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
