@@ -129,27 +129,17 @@ public final class SimUploader: EventUploader {
         return outcome
     }
 
-    /// What a client with `requestTimeout` makes of the mock's reply.
+    /// What a client with `requestTimeout` makes of the mock's reply: a reply later than the
+    /// timeout is a timeout, whatever it would have said.
     public static func outcome(of reply: MockReply, binaryName: String, requestTimeout: Duration) -> UploadOutcome {
+        let lateness: Duration
         switch reply {
-        case .respond(let response):
-            var lateness = response.delay
-            if let pacing = response.bodyPacing {
-                let chunks = (response.body.count + max(pacing.chunkByteCount, 1) - 1) / max(pacing.chunkByteCount, 1)
-                lateness += pacing.interval * chunks
-            }
-            if lateness >= requestTimeout {
-                return .failed(UploadProblem(kind: .timeout, detail: "no answer within \(requestTimeout)"))
-            }
-            return ImportReplyClassifier.classify(status: response.status, retryAfterHeader: response.header("Retry-After"),
-                                                  body: response.body, binaryName: binaryName)
-        case .socketFault(.noAnswer, _):
-            return .failed(UploadProblem(kind: .timeout, detail: "no answer within \(requestTimeout)"))
-        case .socketFault(let fault, let delay):
-            if delay >= requestTimeout {
-                return .failed(UploadProblem(kind: .timeout, detail: "no answer within \(requestTimeout)"))
-            }
-            return .failed(UploadProblem(kind: .transport, detail: fault.kindName))
+        case .respond(let response): lateness = response.duration
+        case .socketFault(_, let delay): lateness = delay
         }
+        if lateness >= requestTimeout {
+            return .failed(UploadProblem(kind: .timeout, detail: "no answer within \(requestTimeout)"))
+        }
+        return reply.uploadOutcome(forBinary: binaryName)
     }
 }
