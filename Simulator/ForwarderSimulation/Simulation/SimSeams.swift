@@ -32,6 +32,7 @@ public final class SimStateStore: ForwardStateStore {
         var durable: [EventDigest: ForwardRecord] = [:]
         var unsynced: [ForwardRecord] = []
         var lostToCrashes = 0
+        var syncsSuppressed = false
     }
 
     private let state = Mutex(State())
@@ -62,6 +63,7 @@ public final class SimStateStore: ForwardStateStore {
 
     public func sync() throws {
         state.withLock { state in
+            guard !state.syncsSuppressed else { return }
             for record in state.unsynced { state.durable[record.digest] = record }
             state.unsynced.removeAll()
         }
@@ -69,10 +71,17 @@ public final class SimStateStore: ForwardStateStore {
 
     public var count: Int { allRecords().count }
 
+    /// Makes syncs do nothing until the next `crash()`: the process is as good as dead, so
+    /// nothing it records from now on reaches the disk.
+    public func suppressSyncs() {
+        state.withLock { $0.syncsSuppressed = true }
+    }
+
     /// Loses every record since the last sync; returns how many were lost.
     @discardableResult
     public func crash() -> Int {
         state.withLock { state in
+            state.syncsSuppressed = false
             let lost = state.unsynced.count
             state.lostToCrashes += lost
             state.unsynced.removeAll()
@@ -93,6 +102,16 @@ public struct SimulatedUpload: Hashable, Sendable {
     public var outcome: UploadOutcome
     /// The mock's journal said it stored the upload (even if the client saw a failure).
     public var stored: Bool
+
+    public init(time: FileTime, binaryName: String, binaryDigest: EventDigest, reportName: String?,
+                outcome: UploadOutcome, stored: Bool) {
+        self.time = time
+        self.binaryName = binaryName
+        self.binaryDigest = binaryDigest
+        self.reportName = reportName
+        self.outcome = outcome
+        self.stored = stored
+    }
 }
 
 /// Sends uploads straight to the mock's pure handler.
