@@ -2,6 +2,7 @@ import ArgumentParser
 import ForwarderCore
 import ForwarderSimulation
 import Foundation
+import SimulationHarness
 
 /// `forwarder-sim run`: one seeded simulation of the real forwarder, with the checkers' verdict.
 struct RunCommand: AsyncParsableCommand {
@@ -15,14 +16,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Fault plan JSON file for the mock server (see docs/MOCK-SFM.md).") var faults: String?
     @Option(help: "backlog (folder complete at start) or live (files appear as time passes).") var folder = "live"
     @Option(help: "Uploads per pass, 0 for unlimited.") var maxForwardsPerPass = 500
-    @Option(help: "World: simulated (in memory, simulated time).") var world = "simulated"
+    @Option(help: "World: simulated (in memory, simulated time) or live (real folder, mock on loopback, real time).")
+    var world = "simulated"
 
     func run() async throws {
         let seed = seed ?? UInt64(Date().timeIntervalSince1970 * 1000) % 1_000_000_007
         print("seed: \(seed)")
-        guard world == "simulated" else {
-            throw ValidationError("--world \(world): only 'simulated' is available in this build")
-        }
         guard let profile = FolderProfile.preset(named: profile) else {
             throw ValidationError("--profile \(profile): expected mixed, blast, vibration, stuck or idle")
         }
@@ -33,6 +32,11 @@ struct RunCommand: AsyncParsableCommand {
         if let faults {
             faultPlan = try FaultPlan(json: Data(contentsOf: URL(fileURLWithPath: faults)))
         }
+        if world == "live" {
+            try await runLive(seed: seed, profile: profile, faultPlan: faultPlan)
+            return
+        }
+        guard world == "simulated" else { throw ValidationError("--world \(world): expected simulated or live") }
         let scenario = SimulationScenario(
             seed: seed, eventCount: events, profile: profile, folderMode: mode,
             policy: ScanPolicy(forwardsPerPassLimit: maxForwardsPerPass == 0 ? nil : maxForwardsPerPass),
@@ -55,6 +59,26 @@ struct RunCommand: AsyncParsableCommand {
             for violation in result.violations.prefix(20) { print("violation: \(violation)") }
             if !result.finished { print("violation: the work was not done after \(result.passes.count) passes") }
             print("replay: \(replay)")
+            print("verdict: FAIL")
+            throw ExitCode(1)
+        }
+    }
+
+    /// The same checks on the real forwarder, a real folder and the mock on 127.0.0.1.
+    private func runLive(seed: UInt64, profile: FolderProfile, faultPlan: FaultPlan) async throws {
+        let options = LiveWorldOptions(
+            seed: seed, backlogEvents: folder == "backlog" ? events : 0, backlogProfile: profile,
+            liveEvents: folder == "live" ? events : 0, liveProfile: profile, speed: 20, faultPlan: faultPlan,
+            policy: ScanPolicy(quiescencePeriod: .seconds(1), reportGracePeriod: .seconds(5),
+                               forwardsPerPassLimit: maxForwardsPerPass == 0 ? nil : maxForwardsPerPass))
+        let result = try await LiveWorld(options).run()
+        print(String(format: "passes: %d, uploads: %d, forwarded: %d, wall: %.1f s", result.passes.count,
+                     result.uploads.count, result.forwarded, result.elapsed.secondsValue))
+        if result.passed {
+            print("verdict: PASS")
+        } else {
+            for violation in result.violations.prefix(20) { print("violation: \(violation)") }
+            print("replay: forwarder-sim run --world live --seed \(seed) --events \(events) --profile \(self.profile) --folder \(folder)")
             print("verdict: FAIL")
             throw ExitCode(1)
         }
