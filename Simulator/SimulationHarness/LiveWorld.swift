@@ -27,6 +27,8 @@ public struct LiveWorldOptions: Sendable {
     public var requestTimeout: Duration
     /// The run gives up after this much wall time.
     public var deadline: Duration
+    /// Uploads in flight at once, as `SFM_UPLOAD_CONCURRENCY` sets in production.
+    public var uploadConcurrency: Int
     /// Where the folder and the state go; a new temporary folder (removed afterwards) when nil.
     public var workFolder: String?
 
@@ -36,7 +38,8 @@ public struct LiveWorldOptions: Sendable {
                 policy: ScanPolicy = ScanPolicy(quiescencePeriod: .milliseconds(1500), reportGracePeriod: .seconds(15),
                                                 forwardsPerPassLimit: 5000),
                 passInterval: Duration = .seconds(1), requestTimeout: Duration = .seconds(5),
-                deadline: Duration = .seconds(600), workFolder: String? = nil) {
+                deadline: Duration = .seconds(600), uploadConcurrency: Int = 4, workFolder: String? = nil) {
+        self.uploadConcurrency = uploadConcurrency
         self.seed = seed
         self.backlogEvents = backlogEvents
         self.seedBacklog = seedBacklog
@@ -131,7 +134,8 @@ public struct LiveWorld: Sendable {
         let uploader = LoggingUploader(HTTPEventUploader(baseURL: server.baseURL, serialHint: nil,
                                                          requestTimeout: options.requestTimeout))
         let forwarder = EventForwarder(folder: LocalEventFolder(path: folderPath), uploader: uploader, store: store,
-                                       clock: SystemClock(), policy: options.policy, logger: logger)
+                                       clock: SystemClock(), policy: options.policy,
+                                       uploadConcurrency: options.uploadConcurrency, logger: logger)
         var seedReport: SeedReport?
         var seeded: Set<EventDigest> = []
         if options.seedBacklog {

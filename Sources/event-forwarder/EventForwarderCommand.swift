@@ -64,6 +64,8 @@ struct SettingsOptions: ParsableArguments {
     var serialHint: String?
     @Option(help: "Log format: text or json (SFM_LOG_FORMAT, default text).")
     var logFormat: String?
+    @Option(help: "Uploads in flight at once (SFM_UPLOAD_CONCURRENCY, default 4).")
+    var uploadConcurrency: String?
 
     var flagValues: [(key: SettingsResolver.Key, flag: String, value: String)] {
         let pairs: [(SettingsResolver.Key, String, String?)] = [
@@ -76,6 +78,7 @@ struct SettingsOptions: ParsableArguments {
             (.requestTimeoutSeconds, "--timeout-seconds", timeoutSeconds),
             (.passIntervalSeconds, "--interval-seconds", intervalSeconds),
             (.serialHint, "--serial-hint", serialHint), (.logFormat, "--log-format", logFormat),
+            (.uploadConcurrency, "--upload-concurrency", uploadConcurrency),
         ]
         return pairs.compactMap { key, flag, value in value.map { (key, flag, $0) } }
     }

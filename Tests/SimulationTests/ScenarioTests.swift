@@ -155,6 +155,16 @@ struct ScenarioTests {
         #expect(result.passes[0].skips[.alreadyForwarded] == 1)
     }
 
+    @Test("Concurrency: four uploads in flight keep the cap, the rules and exactly-once under faults")
+    func concurrentUploads() async throws {
+        let plan = faults(FaultRule(name: "reset", fault: .connectionReset, probability: 0.1),
+                          FaultRule(name: "lost-response", fault: .connectionReset, probability: 0.05, afterStore: true))
+        let result = try await simulate(SimulationScenario(seed: 26, eventCount: 1200, folderMode: .backlog, faultPlan: plan,
+                                                           uploadConcurrency: 4))
+        #expect(result.passes.allSatisfy { $0.uploadsAttempted <= 500 })
+        #expect(result.mockStats.inserted == 1200)
+    }
+
     @Test("Determinism: one seed, one run digest; another seed, another digest")
     func determinism() async throws {
         let first = try await Simulation(SimulationScenario(seed: 24, eventCount: 200, profile: .preset(named: "stuck")!)).run()
@@ -221,5 +231,20 @@ struct CheckerTests {
                                     upload("Thumbs.db", report: nil, accepted: true)])
         let rules = Set(checker.violations.map(\.rule))
         #expect(rules == ["quiescence", "report-attached", "grace", "oldest-first", "noise"])
+
+        var concurrent = SimulationChecker(policy: ScanPolicy(), eventNames: [binary, older])
+        let settledListing = listing.map { entry in
+            var entry = entry
+            entry.modificationTime = entry.modificationTime - .seconds(600)
+            return entry
+        }
+        concurrent.checkPass(2, now: now, listing: settledListing,
+                             uploads: [upload(binary, report: "N844L20G_630H_ASCII.TXT", accepted: true),
+                                       upload(older, report: nil, accepted: true)], reorderWindow: 2)
+        #expect(concurrent.violations.isEmpty, "a swap within the window of two is allowed")
+        concurrent.checkPass(3, now: now, listing: settledListing,
+                             uploads: [upload(binary, report: "N844L20G_630H_ASCII.TXT", accepted: true),
+                                       upload(older, report: nil, accepted: true)], reorderWindow: 1)
+        #expect(concurrent.violations.map(\.rule) == ["oldest-first"])
     }
 }

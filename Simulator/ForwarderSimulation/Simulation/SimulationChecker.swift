@@ -51,7 +51,11 @@ public struct SimulationChecker: Sendable {
     }
 
     /// Checks the uploads of one pass against the listing the pass started from.
-    public mutating func checkPass(_ index: Int, now: FileTime, listing: [FolderEntry], uploads: [SimulatedUpload]) {
+    ///
+    /// With uploads in flight concurrently, the order in which they reach the server may differ
+    /// from the order they were started in by less than `reorderWindow` places.
+    public mutating func checkPass(_ index: Int, now: FileTime, listing: [FolderEntry], uploads: [SimulatedUpload],
+                                   reorderWindow: Int = 1) {
         func violate(_ rule: String, _ detail: String) {
             violations.append(CheckerViolation(rule: rule, pass: index, detail: detail))
         }
@@ -63,7 +67,7 @@ public struct SimulationChecker: Sendable {
         if let limit = policy.forwardsPerPassLimit, uploads.count > limit {
             violate("cap", "\(uploads.count) uploads, cap \(limit)")
         }
-        var previous: FolderEntry?
+        var order: [(FileTime, String)] = []
         for upload in uploads {
             guard eventNames.contains(upload.binaryName), EventFileRules.isEventBinary(upload.binaryName) else {
                 violate("noise", "uploaded \(upload.binaryName), which is not a generated event")
@@ -89,10 +93,18 @@ public struct SimulationChecker: Sendable {
             } else if upload.reportName == nil, now - binary.modificationTime < policy.reportGracePeriod {
                 violate("grace", "\(binary.name) uploaded alone \((now - binary.modificationTime).secondsValue) s after it settled")
             }
-            if let previous, (previous.modificationTime, previous.name) > (binary.modificationTime, binary.name) {
-                violate("oldest-first", "\(binary.name) uploaded after the newer \(previous.name)")
+            order.append((binary.modificationTime, binary.name))
+        }
+        // Each upload must be no newer than every upload at least `reorderWindow` places later.
+        var laterMinimum = order
+        for position in stride(from: order.count - 2, through: 0, by: -1) where laterMinimum[position + 1] < order[position] {
+            laterMinimum[position] = laterMinimum[position + 1]
+        }
+        for position in order.indices where position + reorderWindow < order.count {
+            let later = laterMinimum[position + reorderWindow]
+            if order[position] > later {
+                violate("oldest-first", "\(order[position].1) uploaded before the older \(later.1)")
             }
-            previous = binary
         }
     }
 
