@@ -60,6 +60,23 @@ struct ScenarioTests {
         #expect(result.mockStats.skipped == 0)
     }
 
+    @Test("Writing: a binary still being written in chunks waits until it settles")
+    func binaryInChunks() async throws {
+        var profile = FolderProfile.preset(named: "stuck")!
+        profile.binaryWriteDuration = .seconds(20) ... .seconds(40)
+        let result = try await simulate(SimulationScenario(seed: 27, eventCount: 200, profile: profile, passInterval: .seconds(7)))
+        #expect(result.passes.reduce(0) { $0 + ($1.skips[.binaryNotQuiescent] ?? 0) } > 0)
+        #expect(result.mockStats.inserted == 200)
+    }
+
+    @Test("Writing: a report still being written holds its binary back")
+    func reportBeingWritten() async throws {
+        let result = try await simulate(SimulationScenario(seed: 28, eventCount: 300, profile: .preset(named: "stuck")!,
+                                                           passInterval: .seconds(3)))
+        #expect(result.passes.reduce(0) { $0 + ($1.skips[.reportNotQuiescent] ?? 0) } > 0)
+        #expect(result.passes.reduce(0) { $0 + $1.forwardedWithReport } > 250)
+    }
+
     @Test("Faults: server down for 10 simulated minutes, then back; everything arrives once")
     func outage() async throws {
         let plan = faults(FaultRule(name: "down", fault: .closeWithoutResponse,
