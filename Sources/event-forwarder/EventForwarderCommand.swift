@@ -104,6 +104,18 @@ struct SettingsOptions: ParsableArguments {
     }
 }
 
+extension SettingsOptions {
+    /// Settings for a command that uploads, or nil (after saying so) when forwarding is off.
+    func resolveForForwarding() throws -> (ForwarderSettings, Logger)? {
+        let (settings, logger) = try resolve()
+        guard settings.forwardingEnabled else {
+            logger.notice("forwarding is disabled (SFM_FORWARD_ENABLED is false and no --url given); nothing to do")
+            return nil
+        }
+        return (settings, logger)
+    }
+}
+
 /// Runs a service call, turning a damaged state or settings problem into exit code 2.
 func exitingOnFatalErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
@@ -130,11 +142,7 @@ extension EventForwarderCommand {
         @Flag(help: "Plan and hash, but upload and record nothing.") var dryRun = false
 
         func run() async throws {
-            let (settings, logger) = try options.resolve()
-            guard settings.forwardingEnabled else {
-                logger.notice("forwarding is disabled (SFM_FORWARD_ENABLED is false and no --url given); nothing to do")
-                return
-            }
+            guard let (settings, logger) = try options.resolveForForwarding() else { return }
             let stop = StopSignal()
             let signalSources = installStopHandlers(stop: stop, logger: logger)
             defer { signalSources.forEach { $0.cancel() } }
@@ -151,11 +159,7 @@ extension EventForwarderCommand {
         @Flag(help: "Plan and hash, but upload and record nothing.") var dryRun = false
 
         func run() async throws {
-            let (settings, logger) = try options.resolve()
-            guard settings.forwardingEnabled else {
-                logger.notice("forwarding is disabled (SFM_FORWARD_ENABLED is false and no --url given); nothing to do")
-                return
-            }
+            guard let (settings, logger) = try options.resolveForForwarding() else { return }
             let report = try await exitingOnFatalErrors {
                 try await ForwarderService(settings: settings, logger: logger).runOnce(dryRun: dryRun)
             }
