@@ -93,7 +93,7 @@ public actor EventForwarder {
                 }
                 // Finish first, then prepare: the state check then sees every earlier acceptance.
                 while inFlight >= uploadConcurrency { try await finishOne() }
-                guard let prepared = prepare(candidate, report: &report) else { continue }
+                guard let prepared = try prepare(candidate, report: &report) else { continue }
                 if inFlightDigests.contains(prepared.digest) {
                     report.skip(.sameContentInFlight)
                     continue
@@ -155,7 +155,7 @@ public actor EventForwarder {
                 cache.remember(digest, for: binary)
                 if let known = store.record(for: digest) {
                     report.alreadyKnown += 1
-                    rememberFingerprint(of: binary, in: known)
+                    try rememberFingerprint(of: binary, in: known)
                     continue
                 }
                 try store.record(ForwardRecord(digest: digest, fileName: binary.name, byteCount: Int64(byteCount),
@@ -203,13 +203,11 @@ public actor EventForwarder {
 
     /// Gives a record that lacks a fingerprint (imported from version 1) the one just hashed,
     /// so that after a restart the digest cache knows the file without reading it again.
-    private func rememberFingerprint(of binary: FolderEntry, in record: ForwardRecord) {
+    private func rememberFingerprint(of binary: FolderEntry, in record: ForwardRecord) throws {
         guard record.fingerprint == nil, record.fileName == binary.name, record.byteCount == binary.byteCount else { return }
         var updated = record
         updated.fingerprint = binary.fingerprint
-        do { try store.record(updated) } catch {
-            logger.warning("cannot update state record", metadata: ["event.name": "\(binary.name)", "error": "\(error)"])
-        }
+        try store.record(updated)
     }
 
     private struct PreparedUpload {
@@ -219,7 +217,10 @@ public actor EventForwarder {
     }
 
     /// Reads and hashes a candidate and decides whether it still needs uploading.
-    private func prepare(_ candidate: UploadCandidate, report: inout PassReport) -> PreparedUpload? {
+    ///
+    /// A file that cannot be read is counted and skipped; only a state that cannot be written
+    /// throws, because going on would forget what was accepted.
+    private func prepare(_ candidate: UploadCandidate, report: inout PassReport) throws -> PreparedUpload? {
         let binary = candidate.binary
         let bytes: Data
         do { bytes = try folder.readContents(of: binary.name) } catch {
@@ -237,7 +238,7 @@ public actor EventForwarder {
         switch ScanPlanner.decide(candidate, digest: digest, acceptedRecord: accepted) {
         case .skip(let reason):
             report.skip(reason)
-            if let accepted { rememberFingerprint(of: binary, in: accepted) }
+            if let accepted { try rememberFingerprint(of: binary, in: accepted) }
             return nil
         case .upload(let reason):
             var reportFile: ImportRequest.File?
