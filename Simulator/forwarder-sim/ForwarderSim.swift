@@ -6,6 +6,6 @@ struct ForwarderSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forwarder-sim",
         abstract: "Blastware folder generator, mock SFM server and end-to-end simulation.",
-        subcommands: [GenerateCommand.self, PackCommand.self, UnpackCommand.self, ServeCommand.self]
+        subcommands: [GenerateCommand.self, PackCommand.self, UnpackCommand.self, ServeCommand.self, BenchCommand.self]
     )
 }
