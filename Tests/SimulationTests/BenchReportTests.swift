@@ -31,6 +31,7 @@ struct BenchReportTests {
         #expect(BenchFormat.decimal(12_345.678, places: 1) == "12,345.7")
         #expect(BenchFormat.ratio(2.414) == "2.41×")
         #expect(BenchFormat.ratio(12.34) == "12.3×")
+        #expect(BenchFormat.ratio(0.003185) == "0.0032×")
         #expect(BenchFormat.duration(.milliseconds(1930)) == "1.93 s")
         #expect(BenchFormat.duration(.milliseconds(412)) == "412.0 ms")
         #expect(BenchFormat.duration(.microseconds(850)) == "850 µs")

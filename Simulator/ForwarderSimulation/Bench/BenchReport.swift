@@ -191,9 +191,9 @@ public enum BenchFormat {
         return (value < 0 ? "-" : "") + result
     }
 
-    /// `2.41×`, with two decimals below 10 and one above.
+    /// `2.41×`: two decimals below 10, one above, four below 0.1 (so `0.0032×` does not read as zero).
     public static func ratio(_ value: Double) -> String {
-        decimal(value, places: value < 10 ? 2 : 1) + "×"
+        decimal(value, places: value < 0.1 ? 4 : value < 10 ? 2 : 1) + "×"
     }
 
     /// `850 µs`, `12.3 ms`, `1.93 s`: three significant digits or so, in the largest fitting unit.

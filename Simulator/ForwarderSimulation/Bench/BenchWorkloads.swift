@@ -154,6 +154,16 @@ public enum BenchWorkloads {
         return (digest, ContinuousClock.now - started)
     }
 
+    /// CPU time the calling thread has used so far.
+    ///
+    /// `openssl speed` divides by CPU user time, not wall time, so on a busy machine its figure
+    /// stays high while wall-clock figures drop; in-process hashing is compared on CPU time too.
+    public static func threadCPUTime() -> Duration {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return .seconds(Int64(time.tv_sec)) + .nanoseconds(Int64(time.tv_nsec))
+    }
+
     /// A name of the event-binary shape, distinct for every index below 36⁴.
     static func syntheticBinaryName(_ index: Int) -> String {
         let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
