@@ -24,14 +24,18 @@ struct BenchCommand: AsyncParsableCommand {
         """,
         subcommands: [PeakMemoryCommand.self])
 
-    @Option(help: "Events in the generated folder.")
-    var events: Int = 100_000
+    @Option(help: "Events in the generated folder (default 100,000; 300 with --quick).")
+    var events: Int?
 
     @Flag(help: "Use 300,000 events (overrides --events).")
     var large = false
 
-    @Option(name: .customLong("repeat"), help: "Runs of each measurement; the median is reported.")
-    var repeatCount: Int = 3
+    @Option(name: .customLong("repeat"),
+            help: "Runs of each measurement; the median is reported (default 3; 1 with --quick).")
+    var repeatOption: Int?
+
+    @Flag(help: "A smoke run for CI, fast in a debug build: 300 events, one run each, 10,000-record states, 16 MiB hashed.")
+    var quick = false
 
     @Option(help: "The seed of the generated folders and synthetic states (default: from the clock, printed).")
     var seed: UInt64?
@@ -54,8 +58,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The reference Python forwarder (default: ../shared/reference/event_forwarder.py from the working folder).")
     var pythonScript: String?
 
-    @Option(help: "Records in the synthetic state whose load is timed.")
-    var largeStateRecords: Int = 1_000_000
+    @Option(name: .customLong("large-state-records"),
+            help: "Records in the synthetic state whose load is timed (default 1,000,000; 10,000 with --quick).")
+    var largeStateRecordsOption: Int?
 
     @Option(help: "Write the comparison table as Markdown here as well.")
     var markdown: String?
@@ -66,8 +71,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Keep the generated folders and states, and print where they are.")
     var keep = false
 
+    var eventCount: Int { large ? 300_000 : events ?? (quick ? 300 : 100_000) }
+    var repeatCount: Int { repeatOption ?? (quick ? 1 : 3) }
+    var largeStateRecords: Int { largeStateRecordsOption ?? (quick ? 10_000 : 1_000_000) }
+    /// Records of the synthetic state that `event-forwarder status` loads for the peak-RSS figure.
+    var memoryStateRecords: Int { quick ? 10_000 : 100_000 }
+    var hashByteCount: Int { (quick ? 16 : 128) << 20 }
+
     func validate() throws {
-        guard events > 0 else { throw ValidationError("--events must be positive.") }
+        guard eventCount > 0 else { throw ValidationError("--events must be positive.") }
         guard repeatCount > 0 else { throw ValidationError("--repeat must be at least 1.") }
         guard largeStateRecords > 0 else { throw ValidationError("--large-state-records must be positive.") }
         if let pythonReference, pythonReference <= 0 { throw ValidationError("--python-reference must be positive.") }
@@ -84,7 +96,6 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let chosenSeed = seed ?? GenerateCommand.seedFromTime(FileTime(Date()))
-        let eventCount = large ? 300_000 : events
         print("seed: \(chosenSeed)")
         print("replay: forwarder-sim bench \(replayArguments(seed: chosenSeed))")
         print("cache: warm (the page cache is not dropped); build: \(BuildKind.current); "
@@ -94,7 +105,8 @@ struct BenchCommand: AsyncParsableCommand {
         defer {
             if keep { print("kept: \(root)") } else { try? FileManager.default.removeItem(atPath: root) }
         }
-        let runner = BenchRunner(root: root, seed: chosenSeed, repeatCount: repeatCount, keepsFolders: keep)
+        let runner = BenchRunner(root: root, seed: chosenSeed, repeatCount: repeatCount, keepsFolders: keep,
+                                 memoryStateRecords: memoryStateRecords, hashByteCount: hashByteCount)
 
         if scaling {
             try await runScaling(runner: runner, sizes: parsedScalingSizes ?? [])
@@ -156,9 +168,10 @@ struct BenchCommand: AsyncParsableCommand {
         if scaling {
             arguments += ["--scaling", "--scaling-sizes", scalingSizes]
         } else {
-            arguments += ["--events", "\(large ? 300_000 : events)"]
+            arguments += ["--events", "\(eventCount)"]
         }
-        if largeStateRecords != 1_000_000 { arguments += ["--large-state-records", "\(largeStateRecords)"] }
+        if quick { arguments.append("--quick") }
+        if let largeStateRecordsOption { arguments += ["--large-state-records", "\(largeStateRecordsOption)"] }
         if let pythonReference { arguments += ["--python-reference", "\(pythonReference)"] }
         return arguments.joined(separator: " ")
     }
@@ -233,6 +246,8 @@ struct BenchRunner {
     let seed: UInt64
     let repeatCount: Int
     let keepsFolders: Bool
+    let memoryStateRecords: Int
+    let hashByteCount: Int
 
     private func progress(_ text: String) {
         // Results printed so far go out first, so they interleave with progress lines in order.
@@ -349,17 +364,17 @@ struct BenchRunner {
 
     func measureMachine(largeStateRecords: Int, rssFolder: String) async throws -> MachineMeasurement {
         var rows: [BenchRow] = []
-        let hashByteCount = 128 << 20
         let bytes = BenchWorkloads.randomBytes(byteCount: hashByteCount, seed: seed)
+        let mebibytes = "\(hashByteCount >> 20) MiB"
         let blocks = BenchWorkloads.randomBytes(byteCount: 16 << 10, seed: seed)
         // openssl speed hashes one 16 KiB buffer over and over (it stays in cache) and divides by
         // CPU user time; the same here, with this thread's CPU time.
-        let blockHashing = try await median("SHA-256 of 16 KiB blocks, 128 MiB in all, in process (CPU time)") {
+        let blockHashing = try await median("SHA-256 of 16 KiB blocks, \(mebibytes) in all, in process (CPU time)") {
             let started = BenchWorkloads.threadCPUTime()
             for _ in 0..<(hashByteCount / blocks.count) { blackHole(EventDigest(of: blocks)) }
             return BenchWorkloads.threadCPUTime() - started
         }
-        let bufferHashing = try await median("SHA-256 of one 128 MiB buffer in process (wall time)") {
+        let bufferHashing = try await median("SHA-256 of one \(mebibytes) buffer in process (wall time)") {
             BenchWorkloads.timedDigest(of: bytes).elapsed
         }
         let blockRate = Double(hashByteCount) / blockHashing.secondsValue / 1e9
@@ -373,13 +388,14 @@ struct BenchRunner {
                              reference: opensslRate.map { _ in "openssl speed -evp sha256, 16 KB (CPU time)" },
                              referenceValue: opensslRate.map { .rate($0 / 1e9, unit: "GB/s") },
                              target: opensslRate.map { _ in .ratioAtLeast(0.9) }))
-        rows.append(BenchRow(measurement: "SHA-256 in process (EventDigest, one 128 MiB buffer, wall)",
+        rows.append(BenchRow(measurement: "SHA-256 in process (EventDigest, one \(mebibytes) buffer, wall)",
                              value: .rate(Double(hashByteCount) / bufferHashing.secondsValue / 1e9, unit: "GB/s")))
 
-        let smallStatePath = root + "/synthetic-state-100k"
-        try BenchWorkloads.writeSyntheticState(recordCount: 100_000, seed: seed, to: smallStatePath)
+        let smallStatePath = root + "/synthetic-state-small"
+        try BenchWorkloads.writeSyntheticState(recordCount: memoryStateRecords, seed: seed, to: smallStatePath)
         if let byteCount = try peakMemory(statePath: smallStatePath, folderPath: rssFolder) {
-            rows.append(BenchRow(measurement: "peak RSS: event-forwarder status, 100k-entry state", value: .byteCount(byteCount)))
+            rows.append(BenchRow(measurement: "peak RSS: event-forwarder status, \(ScalingChart.sizeLabel(memoryStateRecords))-entry state",
+                                 value: .byteCount(byteCount)))
         }
         BenchWorkloads.removeState(at: smallStatePath)
 
