@@ -198,7 +198,6 @@ struct FolderMeasurement {
     var fullForward: Duration
     var sparseSteadyPass: Duration
     var firstPass: Duration
-    var firstPassCandidates: Int
 
     var forwardRate: Double { Double(forwardedCount) / max(fullForward.secondsValue, 1e-9) }
 
@@ -323,8 +322,7 @@ struct BenchRunner {
         }
         return FolderMeasurement(eventCount: eventCount, folderPath: folderPath, find: find, openssl: openssl,
                                  seedState: seedState, steadyPass: steadyPass, forwardedCount: forwardedCount,
-                                 fullForward: fullForward, sparseSteadyPass: sparseSteadyPass, firstPass: firstPass,
-                                 firstPassCandidates: firstPassCandidates)
+                                 fullForward: fullForward, sparseSteadyPass: sparseSteadyPass, firstPass: firstPass)
     }
 
     /// Opens the state once (a running forwarder has it loaded) and times `repeatCount` passes.

@@ -10,38 +10,12 @@ import ForwarderSimulation
 /// deletes; only the pass itself is measured. Times vary ±30 % on shared VMs: gate on malloc
 /// counts and compare times as ratios (`forwarder-sim bench`).
 let benchmarks: @Sendable () -> Void = {
-    let eventCount = 10_000
-    let seed: UInt64 = 20_261_129
+    let eventCount = ScanningFixture.eventCount
     let configuration = Benchmark.Configuration(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
         warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 20)
 
-    final class Fixture {
-        var scratch: BenchScratchFolder?
-        var folder: BenchFolder?
-        var forwarder: EventForwarder?
-        var store: FileStateStore?
-        var entries: [FolderEntry] = []
-
-        func generate(label: String, reportsKeptEvery: Int?) throws -> BenchFolder {
-            let scratch = try BenchScratchFolder(label: label)
-            self.scratch = scratch
-            print("\(label): generating \(eventCount) events, seed \(seed)")
-            let folder = try BenchFolder.generate(into: scratch.file("ach"), eventCount: eventCount, seed: seed)
-            if let reportsKeptEvery { try folder.removeReports(keepingEvery: reportsKeptEvery) }
-            self.folder = folder
-            return folder
-        }
-
-        func tearDown() throws {
-            try store?.close()
-            store = nil
-            forwarder = nil
-            scratch?.remove()
-        }
-    }
-
-    let steady = Fixture()
+    let steady = ScanningFixture()
     Benchmark("Scanning: steady pass, \(eventCount) events forwarded", configuration: configuration) { benchmark in
         guard let forwarder = steady.forwarder else { return }
         benchmark.startMeasurement()
@@ -57,7 +31,7 @@ let benchmarks: @Sendable () -> Void = {
         try steady.tearDown()
     }
 
-    let firstPass = Fixture()
+    let firstPass = ScanningFixture()
     Benchmark("Scanning: first pass, \(eventCount) events, 90 % without report (dry run)",
               configuration: configuration) { benchmark in
         guard let folder = firstPass.folder, let scratch = firstPass.scratch else { return }
@@ -74,7 +48,7 @@ let benchmarks: @Sendable () -> Void = {
         try firstPass.tearDown()
     }
 
-    let planner = Fixture()
+    let planner = ScanningFixture()
     Benchmark("Scanning: ScanPlanner.plan over a \(eventCount)-event listing", configuration: configuration) { benchmark in
         let entries = planner.entries
         benchmark.startMeasurement()
@@ -85,5 +59,34 @@ let benchmarks: @Sendable () -> Void = {
         planner.entries = try LocalEventFolder(path: folder.path).listEntries()
     } teardown: {
         try planner.tearDown()
+    }
+}
+
+/// One benchmark's generated folder and the forwarder over it.
+final class ScanningFixture {
+    static let eventCount = 10_000
+    static let seed: UInt64 = 20_261_129
+
+    var scratch: BenchScratchFolder?
+    var folder: BenchFolder?
+    var forwarder: EventForwarder?
+    var store: FileStateStore?
+    var entries: [FolderEntry] = []
+
+    func generate(label: String, reportsKeptEvery: Int?) throws -> BenchFolder {
+        let scratch = try BenchScratchFolder(label: label)
+        self.scratch = scratch
+        print("\(label): generating \(Self.eventCount) events, seed \(Self.seed)")
+        let folder = try BenchFolder.generate(into: scratch.file("ach"), eventCount: Self.eventCount, seed: Self.seed)
+        if let reportsKeptEvery { try folder.removeReports(keepingEvery: reportsKeptEvery) }
+        self.folder = folder
+        return folder
+    }
+
+    func tearDown() throws {
+        try store?.close()
+        store = nil
+        forwarder = nil
+        scratch?.remove()
     }
 }

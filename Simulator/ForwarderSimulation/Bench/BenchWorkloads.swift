@@ -20,9 +20,6 @@ public struct BenchFolder: Sendable {
         return BenchFolder(path: path, seed: seed, periodStart: plan.periodStart, manifest: manifest, summary: summary)
     }
 
-    /// Total bytes of the event binaries.
-    public var binaryByteCount: Int64 { manifest.reduce(0) { $0 + Int64($1.byteCount) } }
-
     /// Writes the binaries' names, NUL-separated, for `xargs -0` run inside the folder.
     public func writeBinaryList(to listPath: String) throws {
         var bytes = Data()
