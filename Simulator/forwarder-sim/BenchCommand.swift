@@ -433,7 +433,7 @@ struct BenchRunner {
             "exec \"$1\" bench peak-rss --result \"$2\" -- \"$3\" status --watch \"$4\" --state \"$5\" > /dev/null",
             arguments: [simulator, resultPath, executable, folderPath, statePath])
         let text = try String(contentsOfFile: resultPath, encoding: .utf8)
-        guard let kilobytes = PeakMemoryCommand.kilobytes(fromResult: text) else {
+        guard let kilobytes = MachineToolOutput.peakResidentKilobytes(fromProbeResult: text) else {
             throw ChildProcessError(commandLine: "bench peak-rss", detail: "unreadable result \"\(text)\"")
         }
         return Int64(kilobytes) * 1024
@@ -501,13 +501,6 @@ struct PeakMemoryCommand: ParsableCommand {
         try "peak_rss_kilobytes=\(outcome.peakResidentKilobytes) exit_status=\(outcome.exitStatus)\n"
             .write(toFile: result, atomically: true, encoding: .utf8)
         if outcome.exitStatus != 0 { throw ExitCode(outcome.exitStatus) }
-    }
-
-    /// The kilobytes in a result line; nil when it is not one.
-    static func kilobytes(fromResult text: String) -> Int? {
-        text.split(whereSeparator: { $0 == " " || $0 == "\n" })
-            .first { $0.hasPrefix("peak_rss_kilobytes=") }
-            .flatMap { Int($0.dropFirst("peak_rss_kilobytes=".count)) }
     }
 }
 

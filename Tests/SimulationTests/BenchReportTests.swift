@@ -91,6 +91,13 @@ struct BenchReportTests {
         #expect(MachineToolOutput.opensslBytesPerSecond(output) == 1_741_376_470)
         #expect(MachineToolOutput.opensslBytesPerSecond("nothing useful") == nil)
     }
+
+    @Test("Peak RSS probe: the kilobytes of its result line")
+    func peakMemoryProbe() {
+        #expect(MachineToolOutput.peakResidentKilobytes(fromProbeResult: "peak_rss_kilobytes=128840 exit_status=0\n") == 128_840)
+        #expect(MachineToolOutput.peakResidentKilobytes(fromProbeResult: "exit_status=0") == nil)
+        #expect(MachineToolOutput.peakResidentKilobytes(fromProbeResult: "peak_rss_kilobytes=lots") == nil)
+    }
 }
 
 @Suite("Scaling chart")

@@ -228,4 +228,12 @@ public enum MachineToolOutput {
         }
         return nil
     }
+
+    /// The kilobytes in a `peak_rss_kilobytes=N exit_status=S` line written by
+    /// `forwarder-sim bench peak-rss`; nil when there is none.
+    public static func peakResidentKilobytes(fromProbeResult text: String) -> Int? {
+        text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            .first { $0.hasPrefix("peak_rss_kilobytes=") }
+            .flatMap { Int($0.dropFirst("peak_rss_kilobytes=".count)) }
+    }
 }
