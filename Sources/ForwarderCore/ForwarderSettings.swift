@@ -18,10 +18,12 @@ public struct ForwarderSettings: Hashable, Sendable {
     public var logFormat: LogFormat
     /// Uploads in flight at once on kept-alive connections.
     public var uploadConcurrency: Int
+    /// The production default of `uploadConcurrency` (`SFM_UPLOAD_CONCURRENCY`).
+    public static let defaultUploadConcurrency = 4
 
     public init(watchFolder: String, forwardingEnabled: Bool, serverURL: String?, passInterval: Duration,
                 policy: ScanPolicy, requestTimeout: Duration, statePath: String, serialHint: String?,
-                logFormat: LogFormat, uploadConcurrency: Int = 4) {
+                logFormat: LogFormat, uploadConcurrency: Int = defaultUploadConcurrency) {
         self.uploadConcurrency = uploadConcurrency
         self.watchFolder = watchFolder
         self.forwardingEnabled = forwardingEnabled
@@ -95,7 +97,7 @@ public enum SettingsResolver {
             case .statePath: return "sfm_forward.state"
             case .serialHint: return nil
             case .logFormat: return "text"
-            case .uploadConcurrency: return "4"
+            case .uploadConcurrency: return "\(ForwarderSettings.defaultUploadConcurrency)"
             }
         }
     }

@@ -90,7 +90,8 @@ public enum BenchWorkloads {
                                      dryRun: Bool = false) throws -> (forwarder: EventForwarder, store: FileStateStore) {
         let store = try FileStateStore(path: statePath)
         let forwarder = EventForwarder(folder: LocalEventFolder(path: folder), uploader: uploader, store: store,
-                                       clock: SystemClock(), policy: policy, dryRun: dryRun, logger: quietLogger())
+                                       clock: SystemClock(), policy: policy, dryRun: dryRun,
+                                       uploadConcurrency: ForwarderSettings.defaultUploadConcurrency, logger: quietLogger())
         return (forwarder, store)
     }
 
