@@ -80,9 +80,22 @@ let package = Package(
             dependencies: ["CZlib"],
             path: "Simulator/BlastwareFixtures"
         ),
+        // The live world: the real forwarder on a real folder against the mock on a socket.
+        .target(
+            name: "SimulationHarness",
+            dependencies: [
+                "ForwarderCore",
+                "ForwarderIO",
+                "ForwarderSimulation",
+                "MockSFMServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Simulator/SimulationHarness"
+        ),
         .executableTarget(
             name: "forwarder-sim",
             dependencies: [
+                "SimulationHarness",
                 "ForwarderCore",
                 "ForwarderIO",
                 "ForwarderSimulation",
@@ -128,6 +141,7 @@ let package = Package(
         .testTarget(
             name: "SimulationTests",
             dependencies: [
+                "SimulationHarness",
                 "ForwarderCore",
                 "ForwarderIO",
                 "ForwarderSimulation",

@@ -202,6 +202,10 @@ struct TarExtractor {
                 summary.skippedEntryCount += 1
             }
         }
+        // Read to the end of the gzip stream, so its CRC and length are checked even when the
+        // damage lies after the tar end marker.
+        bufferedRange = 0..<0
+        while try refill() {}
         // Deepest first, so setting a child's time does not move its parent's again.
         for directory in directoryTimes.sorted(by: { $0.path.count > $1.path.count }) {
             try FileSystem.setModificationTime(of: directory.path, seconds: directory.seconds)

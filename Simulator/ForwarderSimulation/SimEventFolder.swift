@@ -131,7 +131,8 @@ public final class SimEventFolder: EventFolder {
 
     // MARK: Scheduled changes
 
-    /// Queues `schedule`; nothing happens until `applyScheduledOperations(through:)`.
+    /// Queues `schedule` in place of any queued before; nothing happens until
+    /// `applyScheduledOperations(through:)`.
     public func schedule(_ schedule: LiveWriteSchedule) {
         state.withLock { state in
             var iterator = schedule.makeIterator()

@@ -68,6 +68,10 @@ enum MockRoutes {
             exchange = mock.rejectOversizedBody(receivedAt: receivedAt, serialHint: serialHint,
                                                 contentType: contentType, byteCount: declared)
         } else {
+            if request.headers[.expect]?.lowercased() == "100-continue" {
+                // curl asks before sending bodies over 1 MB and otherwise waits a second.
+                await SocketFaults.writeRaw(Data("HTTP/1.1 100 Continue\r\n\r\n".utf8), on: context.channel)
+            }
             do {
                 let body = try await request.body.collect(upTo: limit)
                 exchange = mock.handleImport(MockImportRequest(receivedAt: receivedAt, serialHint: serialHint,

@@ -27,13 +27,18 @@ enum SocketFaults {
     }
 
     /// Writes bytes straight to the socket, bypassing the HTTP encoder.
-    private static func writeRaw(_ bytes: Data, on channel: any Channel) async {
+    static func writeRaw(_ bytes: Data, on channel: any Channel) async {
         let buffer = ByteBuffer(bytes: bytes)
         let written = channel.eventLoop.makePromise(of: Void.self)
         do {
             try await channel.eventLoop.submit {
-                let writer = RawBytesHandler()
-                try channel.pipeline.syncOperations.addHandler(writer, position: .first)
+                let writer: RawBytesHandler
+                if let existing = try? channel.pipeline.syncOperations.handler(type: RawBytesHandler.self) {
+                    writer = existing
+                } else {
+                    writer = RawBytesHandler()
+                    try channel.pipeline.syncOperations.addHandler(writer, position: .first)
+                }
                 let context = try channel.pipeline.syncOperations.context(handler: writer)
                 context.writeAndFlush(NIOAny(buffer), promise: written)
             }.get()
@@ -61,7 +66,7 @@ enum SocketFaults {
 }
 
 /// A pass-through handler whose context is a write position next to the socket.
-private final class RawBytesHandler: ChannelOutboundHandler {
+final class RawBytesHandler: ChannelOutboundHandler {
     typealias OutboundIn = ByteBuffer
 }
 

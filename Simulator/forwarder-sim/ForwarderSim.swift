@@ -6,6 +6,7 @@ struct ForwarderSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forwarder-sim",
         abstract: "Blastware folder generator, mock SFM server and end-to-end simulation.",
-        subcommands: [GenerateCommand.self, PackCommand.self, UnpackCommand.self, ServeCommand.self, BenchCommand.self]
+        subcommands: [GenerateCommand.self, PackCommand.self, UnpackCommand.self, ServeCommand.self, RunCommand.self, DemoCommand.self,
+                      BenchCommand.self]
     )
 }

@@ -27,6 +27,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Simulated days (default: the profile's, or enough for --events).")
     var days: Int?
 
+    @Option(help: "Scale the profile's waveform rates to about this many events per unit per day.")
+    var eventsPerUnitPerDay: Double?
+
     @Option(help: "One of: \(FolderProfile.presets.map(\.name).joined(separator: ", ")).")
     var profile: String = FolderProfile.mixed.name
 
@@ -59,6 +62,9 @@ struct GenerateCommand: AsyncParsableCommand {
         if let events, events < 0 { throw ValidationError("--events must not be negative.") }
         if let units, units < 1 { throw ValidationError("--units must be at least 1.") }
         if let days, days < 1 { throw ValidationError("--days must be at least 1.") }
+        if let eventsPerUnitPerDay, eventsPerUnitPerDay < 0 {
+            throw ValidationError("--events-per-unit-per-day must not be negative.")
+        }
         guard speed > 0 else { throw ValidationError("--speed must be positive.") }
         if let start, Self.parseStart(start) == nil {
             throw ValidationError("--start must look like 2026-05-01T00:00:00Z.")
@@ -71,7 +77,7 @@ struct GenerateCommand: AsyncParsableCommand {
         let chosenSeed = seed ?? Self.seedFromTime(wallNow)
         var options = FolderGenerationOptions(
             seed: chosenSeed, profile: FolderProfile.preset(named: profile) ?? .mixed, unitCount: units,
-            dayCount: days, eventCount: events, startTime: wallNow)
+            dayCount: days, eventCount: events, eventsPerUnitPerDay: eventsPerUnitPerDay, startTime: wallNow)
         let plan: FolderPlan
         if let fixture, let situation = FixtureSituation.named(fixture) {
             options = situation.options
@@ -119,6 +125,7 @@ struct GenerateCommand: AsyncParsableCommand {
         if let events { arguments += ["--events", "\(events)"] }
         if let units { arguments += ["--units", "\(units)"] }
         if let days { arguments += ["--days", "\(days)"] }
+        if let eventsPerUnitPerDay { arguments += ["--events-per-unit-per-day", "\(eventsPerUnitPerDay)"] }
         if live { arguments += ["--live", "--speed", "\(speed)"] }
         if let manifest { arguments += ["--manifest", manifest] }
         return arguments.joined(separator: " ")

@@ -16,10 +16,13 @@ public struct ForwarderSettings: Hashable, Sendable {
     public var statePath: String
     public var serialHint: String?
     public var logFormat: LogFormat
+    /// Uploads in flight at once on kept-alive connections.
+    public var uploadConcurrency: Int
 
     public init(watchFolder: String, forwardingEnabled: Bool, serverURL: String?, passInterval: Duration,
                 policy: ScanPolicy, requestTimeout: Duration, statePath: String, serialHint: String?,
-                logFormat: LogFormat) {
+                logFormat: LogFormat, uploadConcurrency: Int = 4) {
+        self.uploadConcurrency = uploadConcurrency
         self.watchFolder = watchFolder
         self.forwardingEnabled = forwardingEnabled
         self.serverURL = serverURL
@@ -76,6 +79,7 @@ public enum SettingsResolver {
         case statePath = "SFM_STATE_FILE"
         case serialHint = "SFM_SERIAL_HINT"
         case logFormat = "SFM_LOG_FORMAT"
+        case uploadConcurrency = "SFM_UPLOAD_CONCURRENCY"
 
         public var defaultValue: String? {
             switch self {
@@ -91,6 +95,7 @@ public enum SettingsResolver {
             case .statePath: return "sfm_forward.state"
             case .serialHint: return nil
             case .logFormat: return "text"
+            case .uploadConcurrency: return "4"
             }
         }
     }
@@ -148,6 +153,7 @@ public enum SettingsResolver {
                                 allowed: "text or json")
         }
         let limit = try integer(.forwardsPerPassLimit, range: 0...10_000_000, allowed: "a whole number, 0 for unlimited")
+        let concurrency = try integer(.uploadConcurrency, range: 1...64, allowed: "a whole number from 1 to 64")
         let ageDays = try integer(.maximumEventAgeDays, range: 1...36_500, allowed: "a whole number of days from 1 to 36500")
         guard let watchFolder = text(.watchFolder) else {
             throw SettingsError(key: Key.watchFolder.rawValue, value: raw(.watchFolder)?.value ?? "",
@@ -167,7 +173,7 @@ public enum SettingsResolver {
             passInterval: try seconds(.passIntervalSeconds, minimum: 0, allowZero: false),
             policy: policy,
             requestTimeout: try seconds(.requestTimeoutSeconds, minimum: 0, allowZero: false),
-            statePath: statePath, serialHint: text(.serialHint), logFormat: logFormat)
+            statePath: statePath, serialHint: text(.serialHint), logFormat: logFormat, uploadConcurrency: concurrency)
     }
 
     /// Python configparser's boolean words, which series3-watcher's config.ini uses.

@@ -41,6 +41,8 @@ public enum SkipReason: String, CaseIterable, Hashable, Sendable, Codable {
     case unreadable
     /// The pass reached its upload cap before this candidate.
     case passLimitReached
+    /// The same bytes, under another name, are being uploaded right now.
+    case sameContentInFlight
 }
 
 /// Why a binary is about to be uploaded.

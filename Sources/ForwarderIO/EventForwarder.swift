@@ -1,6 +1,7 @@
 import ForwarderCore
 import Foundation
 import Logging
+import Synchronization
 
 /// Runs passes: lists the folder, lets the planner decide, reads, hashes, uploads and records.
 ///
@@ -20,10 +21,13 @@ public actor EventForwarder {
     private var stopRequested = false
     /// Records between two syncs inside one long pass; the pass also syncs at its end.
     private let recordsPerSync: Int
+    /// Uploads in flight at once, started oldest first, recorded as they complete.
+    public let uploadConcurrency: Int
 
     public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
                 clock: any ForwarderClock, policy: ScanPolicy, serialHint: String? = nil, dryRun: Bool = false,
-                recordsPerSync: Int = 500, logger: Logger) {
+                uploadConcurrency: Int = 1, recordsPerSync: Int = 500, logger: Logger) {
+        self.uploadConcurrency = max(1, uploadConcurrency)
         self.folder = folder
         self.uploader = uploader
         self.store = store
@@ -58,30 +62,53 @@ public actor EventForwarder {
         report.pending = plan.candidates.count
         for (reason, count) in plan.skips { report.skip(reason, count: count) }
 
-        var recordsSinceSync = 0
-        for (index, candidate) in plan.candidates.enumerated() {
-            if stopRequested {
-                report.interrupted = true
-                break
-            }
-            if let limit = policy.forwardsPerPassLimit, report.uploadsAttempted >= limit {
-                report.skip(.passLimitReached, count: plan.candidates.count - index)
-                break
-            }
-            guard let prepared = prepare(candidate, report: &report) else { continue }
-            if dryRun {
-                logger.info("would upload", metadata: metadata(candidate, digest: prepared.digest))
-                continue
-            }
-            report.uploadsAttempted += 1
-            let outcome = await uploader.upload(prepared.request)
-            if try handle(outcome, for: candidate, prepared: prepared, report: &report) {
-                recordsSinceSync += 1
-                if recordsSinceSync >= recordsPerSync {
-                    try store.sync()
-                    recordsSinceSync = 0
+        let uploader = self.uploader
+        let planned = report
+        report = try await withThrowingTaskGroup(of: (UploadCandidate, PreparedUpload, UploadOutcome).self) { group in
+            var report = planned
+            var inFlight = 0
+            var recordsSinceSync = 0
+            var inFlightDigests: Set<EventDigest> = []
+            /// Waits for one upload to finish and records it: state follows completion order.
+            func finishOne() async throws {
+                guard let (candidate, prepared, outcome) = try await group.next() else { return }
+                inFlight -= 1
+                inFlightDigests.remove(prepared.digest)
+                if try handle(outcome, for: candidate, prepared: prepared, report: &report) {
+                    recordsSinceSync += 1
+                    if recordsSinceSync >= recordsPerSync {
+                        try store.sync()
+                        recordsSinceSync = 0
+                    }
                 }
             }
+            for (index, candidate) in plan.candidates.enumerated() {
+                if stopRequested {
+                    report.interrupted = true
+                    break
+                }
+                if let limit = policy.forwardsPerPassLimit, report.uploadsAttempted >= limit {
+                    report.skip(.passLimitReached, count: plan.candidates.count - index)
+                    break
+                }
+                // Finish first, then prepare: the state check then sees every earlier acceptance.
+                while inFlight >= uploadConcurrency { try await finishOne() }
+                guard let prepared = prepare(candidate, report: &report) else { continue }
+                if inFlightDigests.contains(prepared.digest) {
+                    report.skip(.sameContentInFlight)
+                    continue
+                }
+                if dryRun {
+                    logger.info("would upload", metadata: metadata(candidate, digest: prepared.digest))
+                    continue
+                }
+                report.uploadsAttempted += 1
+                inFlight += 1
+                inFlightDigests.insert(prepared.digest)
+                group.addTask { (candidate, prepared, await uploader.upload(prepared.request)) }
+            }
+            while inFlight > 0 { try await finishOne() }
+            return report
         }
         try store.sync()
         cache.retainOnly(names: Set(entries.lazy.filter { $0.kind == .regularFile }.map(\.name)))
@@ -93,43 +120,85 @@ public actor EventForwarder {
     ///
     /// For a first deploy beside a large archive: only events that appear afterwards are sent.
     /// Seeded binaries count as sent with their report, so a report never triggers a re-send.
-    public func seedState(progress: @Sendable (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> SeedReport {
+    /// Files are read and hashed on every core, one file per core at a time, so memory stays
+    /// bounded; records are then written in listing order.
+    public func seedState(progress: @escaping @Sendable (_ done: Int, _ total: Int) -> Void = { _, _ in }) async throws
+        -> SeedReport {
         let now = clock.now()
         let entries = try folder.listEntries()
         let binaries = entries.filter { $0.kind == .regularFile && EventFileRules.isEventBinary($0.name) }
         var report = SeedReport()
         report.eventBinaries = binaries.count
         let oldestAllowed = now - policy.maximumEventAge
-        for (index, binary) in binaries.enumerated() {
-            defer { progress(index + 1, binaries.count) }
-            guard binary.modificationTime >= oldestAllowed else {
+        var toHash: [FolderEntry] = []
+        for binary in binaries {
+            if binary.modificationTime < oldestAllowed {
                 report.skippedTooOld += 1
-                continue
-            }
-            if let digest = cache.digest(for: binary), store.record(for: digest) != nil {
+            } else if let digest = cache.digest(for: binary), store.record(for: digest) != nil {
                 report.alreadyKnown += 1
-                continue
+            } else {
+                toHash.append(binary)
             }
-            let bytes: Data
-            do { bytes = try folder.readContents(of: binary.name) } catch {
+        }
+        let alreadyDone = binaries.count - toHash.count
+        progress(alreadyDone, binaries.count)
+        let hashed = await Self.hashConcurrently(toHash, in: folder) { done in
+            progress(alreadyDone + done, binaries.count)
+        }
+        for (binary, outcome) in zip(toHash, hashed) {
+            switch outcome {
+            case .failure(let error):
                 report.unreadable += 1
                 logger.warning("cannot read for seeding", metadata: ["event.name": "\(binary.name)", "error": "\(error)"])
-                continue
+            case .success(let (digest, byteCount)):
+                report.hashedBytes += Int64(byteCount)
+                cache.remember(digest, for: binary)
+                if let known = store.record(for: digest) {
+                    report.alreadyKnown += 1
+                    rememberFingerprint(of: binary, in: known)
+                    continue
+                }
+                try store.record(ForwardRecord(digest: digest, fileName: binary.name, byteCount: Int64(byteCount),
+                                               hadReport: true, forwardedAt: now, fingerprint: binary.fingerprint))
+                report.seeded += 1
             }
-            report.hashedBytes += Int64(bytes.count)
-            let digest = EventDigest(of: bytes)
-            cache.remember(digest, for: binary)
-            if let known = store.record(for: digest) {
-                report.alreadyKnown += 1
-                rememberFingerprint(of: binary, in: known)
-                continue
-            }
-            try store.record(ForwardRecord(digest: digest, fileName: binary.name, byteCount: Int64(bytes.count),
-                                           hadReport: true, forwardedAt: now, fingerprint: binary.fingerprint))
-            report.seeded += 1
         }
         try store.sync()
         return report
+    }
+
+    /// Reads and hashes `entries` on every core; results come back in the entries' order.
+    static func hashConcurrently(_ entries: [FolderEntry], in folder: any EventFolder,
+                                 progress: @escaping @Sendable (Int) -> Void) async
+        -> [Result<(EventDigest, Int), FolderError>] {
+        let workerCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, entries.count))
+        let done = SharedCounter()
+        return await withTaskGroup(of: [(Int, Result<(EventDigest, Int), FolderError>)].self) { group in
+            for worker in 0..<workerCount {
+                group.addTask {
+                    var results: [(Int, Result<(EventDigest, Int), FolderError>)] = []
+                    for index in stride(from: worker, to: entries.count, by: workerCount) {
+                        do {
+                            let bytes = try folder.readContents(of: entries[index].name)
+                            results.append((index, .success((EventDigest(of: bytes), bytes.count))))
+                        } catch let error as FolderError {
+                            results.append((index, .failure(error)))
+                        } catch {
+                            results.append((index, .failure(FolderError(kind: .other(code: 0), path: entries[index].name,
+                                                                        detail: "\(error)"))))
+                        }
+                        let count = done.increment()
+                        if count % 256 == 0 || count == entries.count { progress(count) }
+                    }
+                    return results
+                }
+            }
+            var ordered = [Result<(EventDigest, Int), FolderError>?](repeating: nil, count: entries.count)
+            for await results in group {
+                for (index, result) in results { ordered[index] = result }
+            }
+            return ordered.map { $0! }
+        }
     }
 
     /// Gives a record that lacks a fingerprint (imported from version 1) the one just hashed,
@@ -228,5 +297,18 @@ public actor EventForwarder {
          "event.report": "\(candidate.report?.name ?? "none")",
          "event.digest": "\(digest.hex.prefix(16))",
          "event.bytes": "\(candidate.binary.byteCount)"]
+    }
+}
+
+/// A count shared by concurrent tasks.
+final class SharedCounter: Sendable {
+    private let value = Mutex(0)
+
+    /// Adds one and returns the new count.
+    func increment() -> Int {
+        value.withLock { count in
+            count += 1
+            return count
+        }
     }
 }

@@ -131,10 +131,12 @@ public struct ForwarderService: Sendable {
             "state.journal_records": "\(summary.journalRecords)", "state.torn_bytes": "\(summary.tornTailBytes)",
             "state.imported_v1": "\(summary.importedVersionOneRecords)"])
         let uploader = HTTPEventUploader(baseURL: serverURL, serialHint: settings.serialHint,
-                                         requestTimeout: settings.requestTimeout)
+                                         requestTimeout: settings.requestTimeout,
+                                         maximumConnections: settings.uploadConcurrency)
         let forwarder = EventForwarder(folder: LocalEventFolder(path: settings.watchFolder), uploader: uploader,
                                        store: store, clock: SystemClock(), policy: settings.policy,
-                                       serialHint: settings.serialHint, dryRun: dryRun, logger: logger)
+                                       serialHint: settings.serialHint, dryRun: dryRun,
+                                       uploadConcurrency: settings.uploadConcurrency, logger: logger)
         do {
             let result = try await body(forwarder)
             await uploader.shutdown()

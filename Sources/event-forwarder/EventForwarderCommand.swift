@@ -64,6 +64,8 @@ struct SettingsOptions: ParsableArguments {
     var serialHint: String?
     @Option(help: "Log format: text or json (SFM_LOG_FORMAT, default text).")
     var logFormat: String?
+    @Option(help: "Uploads in flight at once (SFM_UPLOAD_CONCURRENCY, default 4).")
+    var uploadConcurrency: String?
 
     var flagValues: [(key: SettingsResolver.Key, flag: String, value: String)] {
         let pairs: [(SettingsResolver.Key, String, String?)] = [
@@ -76,6 +78,7 @@ struct SettingsOptions: ParsableArguments {
             (.requestTimeoutSeconds, "--timeout-seconds", timeoutSeconds),
             (.passIntervalSeconds, "--interval-seconds", intervalSeconds),
             (.serialHint, "--serial-hint", serialHint), (.logFormat, "--log-format", logFormat),
+            (.uploadConcurrency, "--upload-concurrency", uploadConcurrency),
         ]
         return pairs.compactMap { key, flag, value in value.map { (key, flag, $0) } }
     }
@@ -98,6 +101,18 @@ struct SettingsOptions: ParsableArguments {
             }
         }
         return (settings, Logger(label: "event-forwarder"))
+    }
+}
+
+extension SettingsOptions {
+    /// Settings for a command that uploads, or nil (after saying so) when forwarding is off.
+    func resolveForForwarding() throws -> (ForwarderSettings, Logger)? {
+        let (settings, logger) = try resolve()
+        guard settings.forwardingEnabled else {
+            logger.notice("forwarding is disabled (SFM_FORWARD_ENABLED is false and no --url given); nothing to do")
+            return nil
+        }
+        return (settings, logger)
     }
 }
 
@@ -127,11 +142,7 @@ extension EventForwarderCommand {
         @Flag(help: "Plan and hash, but upload and record nothing.") var dryRun = false
 
         func run() async throws {
-            let (settings, logger) = try options.resolve()
-            guard settings.forwardingEnabled else {
-                logger.notice("forwarding is disabled (SFM_FORWARD_ENABLED is false and no --url given); nothing to do")
-                return
-            }
+            guard let (settings, logger) = try options.resolveForForwarding() else { return }
             let stop = StopSignal()
             let signalSources = installStopHandlers(stop: stop, logger: logger)
             defer { signalSources.forEach { $0.cancel() } }
@@ -148,11 +159,7 @@ extension EventForwarderCommand {
         @Flag(help: "Plan and hash, but upload and record nothing.") var dryRun = false
 
         func run() async throws {
-            let (settings, logger) = try options.resolve()
-            guard settings.forwardingEnabled else {
-                logger.notice("forwarding is disabled (SFM_FORWARD_ENABLED is false and no --url given); nothing to do")
-                return
-            }
+            guard let (settings, logger) = try options.resolveForForwarding() else { return }
             let report = try await exitingOnFatalErrors {
                 try await ForwarderService(settings: settings, logger: logger).runOnce(dryRun: dryRun)
             }

@@ -1,6 +1,7 @@
 import ForwarderCore
 import ForwarderIO
 import Foundation
+import Synchronization
 import Testing
 
 /// Given a real folder and state on disk, when passes run, then the right uploads happen.
@@ -270,5 +271,71 @@ struct GrowingFolder: EventFolder {
     func readContents(of name: String) throws -> Data {
         let contents = try inner.readContents(of: name)
         return name == growing ? contents + Data([0]) : contents
+    }
+}
+
+/// An uploader that holds each upload for a moment and remembers how many overlapped.
+final class SlowUploader: EventUploader {
+    private let state = Mutex((inFlight: 0, peak: 0, started: [String]()))
+
+    var peak: Int { state.withLock { $0.peak } }
+    var started: [String] { state.withLock { $0.started } }
+
+    func upload(_ request: ImportRequest) async -> UploadOutcome {
+        state.withLock { state in
+            state.inFlight += 1
+            state.peak = max(state.peak, state.inFlight)
+            state.started.append(request.binary.name)
+        }
+        try? await Task.sleep(for: .milliseconds(20))
+        state.withLock { $0.inFlight -= 1 }
+        return RecordingUploader.acceptAll(request)
+    }
+}
+
+@Suite("Concurrent uploads")
+struct ConcurrentUploadTests {
+    @Test("Concurrency: at most N uploads in flight, started oldest first, all recorded, cap respected")
+    func concurrentUploads() async throws {
+        let world = try ForwarderWorld()
+        world.policy.forwardsPerPassLimit = 10
+        for index in 0..<14 { try world.event(index, ageSeconds: Double(5000 - index * 10)) }
+        let store = try FileStateStore(path: world.statePath)
+        let uploader = SlowUploader()
+        let forwarder = EventForwarder(folder: LocalEventFolder(path: world.folder.file("ach")), uploader: uploader,
+                                       store: store, clock: world.clock, policy: world.policy, uploadConcurrency: 4,
+                                       logger: quietLogger)
+        let report = try await forwarder.runPass()
+        #expect(uploader.peak == 4)
+        #expect(uploader.started == (0..<10).map { eventName($0) })
+        #expect(report.forwarded == 10)
+        #expect(store.count == 10)
+        #expect(report.skips[.passLimitReached] == 4)
+    }
+
+    @Test("Concurrency: identical bytes in one window are uploaded once")
+    func sameContentInFlight() async throws {
+        let world = try ForwarderWorld()
+        try world.write(eventName(1), eventBytes(7), ageSeconds: 2000)
+        try world.write(eventName(2), eventBytes(7), ageSeconds: 1999)
+        let store = try FileStateStore(path: world.statePath)
+        let uploader = SlowUploader()
+        let forwarder = EventForwarder(folder: LocalEventFolder(path: world.folder.file("ach")), uploader: uploader,
+                                       store: store, clock: world.clock, policy: world.policy, uploadConcurrency: 4,
+                                       logger: quietLogger)
+        let report = try await forwarder.runPass()
+        #expect(uploader.started == [eventName(1)])
+        #expect(report.skips[.sameContentInFlight] == 1)
+    }
+
+    @Test("Seed-state: hashing on every core gives the digests a single thread would")
+    func parallelSeedDigests() async throws {
+        let world = try ForwarderWorld()
+        for index in 0..<40 { try world.event(index, ageSeconds: 1000, report: false) }
+        let report = try await world.restartedForwarder().seedState()
+        #expect(report.seeded == 40)
+        for index in 0..<40 {
+            #expect(world.store?.record(for: EventDigest(of: eventBytes(index)))?.fileName == eventName(index))
+        }
     }
 }

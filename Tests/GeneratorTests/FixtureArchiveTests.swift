@@ -100,11 +100,23 @@ import Testing
             return "\(error)".contains("bad.tar.gz")
         }
         #expect(!FileManager.default.fileExists(atPath: "\(root)/out"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["bad.tar.gz", "good.tar.gz", "source"])
+
+        var trailerDamaged = try Data(contentsOf: URL(fileURLWithPath: "\(root)/good.tar.gz"))
+        trailerDamaged[trailerDamaged.count - 6] ^= 0xFF
+        try trailerDamaged.write(to: URL(fileURLWithPath: "\(root)/crc.tar.gz"))
+        #expect {
+            try FixtureArchive.unpack(archive: "\(root)/crc.tar.gz", into: "\(root)/out")
+        } throws: { error in
+            guard case .corruptArchive = error as? FixtureArchiveError else { return false }
+            return true
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/out"))
 
         try Data("not a gzip file at all".utf8).write(to: URL(fileURLWithPath: "\(root)/text.tar.gz"))
         #expect(throws: FixtureArchiveError.self) { try FixtureArchive.unpack(archive: "\(root)/text.tar.gz", into: "\(root)/out") }
         #expect(!FileManager.default.fileExists(atPath: "\(root)/out"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted()
+            == ["bad.tar.gz", "crc.tar.gz", "good.tar.gz", "source", "text.tar.gz"])
     }
 
     @Test("Archive: a truncated archive is a clear error and leaves nothing behind, even in an existing folder")

@@ -73,6 +73,7 @@ import Testing
         let events = Self.plan.events.filter { $0.recording.mode == .histogram && $0.reportNaming != .none }
         #expect(!events.isEmpty)
         var sawDefaultLabels = false
+        var sawTable = false
         for event in events {
             let unit = Self.plan.unit(of: event)
             let lines = Support.lines(of: Self.plan.reportContents(of: event))
@@ -97,8 +98,23 @@ import Testing
             #expect(labels.contains("Tran Peak Date"))
             #expect(labels.last == "PC SW Version")
             #expect(value("Calibration Date", in: lines)?.wholeMatch(of: /\d{4}-\d\d-\d\d/) != nil)
+            if event.includesSampleTable {
+                sawTable = true
+                let versionIndex = try #require(lines.firstIndex { Support.label(of: $0) == "PC SW Version" })
+                let rows = lines[(versionIndex + 3)...].filter { !$0.isEmpty }
+                #expect(rows.count == event.recording.histogramIntervalCount)
+                let intervalSeconds = Int(event.recording.histogramInterval.wholeNanoseconds / 1_000_000_000)
+                for (index, row) in rows.enumerated() where index % 97 == 0 || index == rows.count - 1 {
+                    let moment = CivilDateTime(secondsSince1985: event.name.secondsSince1985 + index * intervalSeconds)
+                    let expected = " \(moment.year)-\(twoDigits(moment.month))-\(twoDigits(moment.day))\t"
+                        + "\(twoDigits(moment.hour)):\(twoDigits(moment.minute)):\(twoDigits(moment.second))\t"
+                    #expect(row.hasPrefix(expected), "\(row)")
+                    #expect(row.split(separator: "\t").count == 10)
+                }
+            }
         }
         #expect(sawDefaultLabels)
+        #expect(sawTable)
     }
 
     @Test("Reports: renamed note labels, >100 Hz and N/A occur; labels split at the first ' : '")

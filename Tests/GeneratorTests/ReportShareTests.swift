@@ -41,6 +41,15 @@ import Testing
         }
     }
 
+    @Test("Profiles: events per unit per day scales the rates", arguments: [2.0, 40.0])
+    func eventsPerUnitPerDay(rate: Double) {
+        var options = Support.options(seed: 55, profile: .blastMonitoring, units: 10, days: 20)
+        options.eventsPerUnitPerDay = rate
+        let plan = FolderPlanner.plan(options)
+        let measured = Double(plan.events.count) / 200
+        #expect(abs(measured - rate) < rate * 0.2, "measured \(measured) a day")
+    }
+
     @Test("Profiles: a stuck trigger calls every 30–60 s; an idle unit only touches its monitor log")
     func profiles() {
         let stuck = FolderPlanner.plan(Support.options(seed: 53, profile: .stuckTrigger, units: 1, days: 1))

@@ -52,6 +52,34 @@ struct FaultPlanTests {
         }
     }
 
+    @Test("Faults: each reply maps to the outcome the production uploader would reach")
+    func uploadOutcomes() {
+        #expect(upload(MockSFM()).reply.uploadOutcome(forBinary: binaryName).isAccepted)
+        let expectations: [(Fault, UploadProblem.Kind, Bool)] = [
+            (.connectionReset, .transport, true), (.closeWithoutResponse, .transport, true),
+            (.malformedChunk, .transport, true), (.garbageThenClose(byteCount: 8), .transport, true),
+            (.noAnswer(maximum: .seconds(1)), .timeout, true),
+            (.httpStatus(code: 503, retryAfterSeconds: 4), .httpStatus(503), true),
+            (.httpStatus(code: 400, retryAfterSeconds: nil), .httpStatus(400), false),
+            (.nonJSONBody, .nonJSONReply, false), (.missingRow, .missingRow, false),
+            (.fileErrorRow(detail: "x"), .fileError, false),
+        ]
+        for (fault, kind, retryable) in expectations {
+            switch upload(mock(always: fault)).reply.uploadOutcome(forBinary: binaryName) {
+            case .accepted: Issue.record("\(fault) must not be accepted")
+            case .failed(let problem):
+                #expect(problem.kind == kind, "\(fault)")
+                #expect(retryable, "\(fault) must not be retryable")
+            case .rejected(let problem):
+                #expect(problem.kind == kind, "\(fault)")
+                #expect(!retryable, "\(fault) must be retryable")
+            }
+        }
+        let busy = upload(mock(always: .httpStatus(code: 503, retryAfterSeconds: 4))).reply
+        guard case .failed(let problem) = busy.uploadOutcome(forBinary: binaryName) else { return }
+        #expect(problem.retryAfter == .seconds(4))
+    }
+
     @Test("Faults: a response lost after commit stores the event but fails the connection")
     func responseLostAfterCommit() {
         let mock = mock(always: .connectionReset, afterStore: true)
@@ -155,7 +183,14 @@ struct FaultPlanTests {
 
         let slow = upload(mock(always: .slowBody(chunkByteCount: 8, interval: .milliseconds(5))))
         #expect(slow.response?.bodyPacing == BodyPacing(chunkByteCount: 8, interval: .milliseconds(5)))
+        let bodyByteCount = slow.response?.body.count ?? 0
+        #expect(slow.response?.duration == .milliseconds(5) * ((bodyByteCount + 7) / 8 - 1))
+        #expect(fixedDelayDuration() == .milliseconds(250))
         #expect(slow.row(binaryName)?.inserted == 1)
+    }
+
+    func fixedDelayDuration() -> Duration? {
+        upload(mock(always: .delay(.fixed(.milliseconds(250))))).response?.duration
     }
 
     @Test("Outage: down for a range of request numbers, counted from plan install")

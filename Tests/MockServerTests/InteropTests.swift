@@ -95,6 +95,23 @@ struct InteropTests {
         }
     }
 
+    @Test("Interop: curl's Expect: 100-continue for a large upload is answered")
+    func curlExpectContinue() async throws {
+        let folder = try makeTemporaryDirectory("curl-large")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let name = Fixtures.eventName()
+        try Fixtures.binary(seed: 601, byteCount: 1_200_000).write(to: folder.appendingPathComponent(name))
+        try await withMockServer { server in
+            let result = try await Self.run([
+                "curl", "-sS", "-v", "-H", "Expect: 100-continue",
+                "-F", "files=@\(folder.appendingPathComponent(name).path)", server.importURL,
+            ])
+            #expect(result.status == 0, "curl failed: \(result.error)")
+            #expect(result.error.contains("HTTP/1.1 100 Continue"), "\(result.error)")
+            #expect(server.mock.event(named: name)?.binaryByteCount == 1_200_000)
+        }
+    }
+
     @Test("Interop: curl -F posts a binary and its ACH report")
     func curlUpload() async throws {
         let folder = try makeTemporaryDirectory("curl")

@@ -258,6 +258,43 @@ struct SocketTests {
         }
     }
 
+    @Test("Socket: concurrent keep-alive clients each get their own rows and a journal entry")
+    func concurrentClients() async throws {
+        try await withMockServer { server in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for client in 0..<4 {
+                    group.addTask {
+                        for index in 0..<25 {
+                            let name = Fixtures.eventName(serial: 10_000 + client, minute: index)
+                            let request = Fixtures.forwarderRequest(binaryName: name,
+                                                                    binary: Fixtures.binary(seed: UInt64(client * 100 + index)))
+                            let reply = try TestClient.decode(ImportReply.self, try await TestClient.upload(server, request))
+                            #expect(reply.results == [ImportFileResult(
+                                filename: name, status: "ok", filesize: 4400, inserted: 1, skipped: 0,
+                                detail: reply.results.first?.detail)])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(server.mock.eventCount == 100)
+            let journal = server.mock.journal()
+            #expect(journal.map(\.sequence) == Array(1...100))
+            #expect(Set(journal.flatMap { $0.files.map(\.name) }).count == 100)
+            #expect(server.mock.stats().inserted == 100)
+        }
+    }
+
+    @Test("Socket: starting on a port that is taken fails instead of hanging")
+    func busyPort() async throws {
+        try await withMockServer { server in
+            await #expect(throws: (any Error).self) {
+                let second = try await MockSFMServer.start(host: "127.0.0.1", port: server.port)
+                try await second.shutdown()
+            }
+        }
+    }
+
     @Test("Socket: --store keeps every stored file on disk under its own name")
     func archive() async throws {
         let directory = try makeTemporaryDirectory("archive")

@@ -85,12 +85,17 @@ public enum BenchWorkloads {
         return (report, ContinuousClock.now - started)
     }
 
-    /// A forwarder over `folder` with the state at `statePath` loaded (the load is not timed).
+    /// Uploads in flight at once, as `SFM_UPLOAD_CONCURRENCY` sets by default.
+    public static let uploadConcurrency = Int(SettingsResolver.Key.uploadConcurrency.defaultValue ?? "1") ?? 1
+
+    /// A forwarder over `folder` with the state at `statePath` loaded (the load is not timed),
+    /// uploading with the production default concurrency.
     public static func openForwarder(folder: String, statePath: String, uploader: any EventUploader = RefusingUploader(),
                                      dryRun: Bool = false) throws -> (forwarder: EventForwarder, store: FileStateStore) {
         let store = try FileStateStore(path: statePath)
         let forwarder = EventForwarder(folder: LocalEventFolder(path: folder), uploader: uploader, store: store,
-                                       clock: SystemClock(), policy: policy, dryRun: dryRun, logger: quietLogger())
+                                       clock: SystemClock(), policy: policy, dryRun: dryRun,
+                                       uploadConcurrency: uploadConcurrency, logger: quietLogger())
         return (forwarder, store)
     }
 

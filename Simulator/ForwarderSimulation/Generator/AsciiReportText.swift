@@ -184,12 +184,22 @@ struct AsciiReportText {
         line("")
         line(" Date\tTime\tTran\tTran Freq\tVert\tVert Freq\tLong\tLong Freq\tMicL\tMicL Freq")
         let intervalSeconds = Int(event.recording.histogramInterval.wholeNanoseconds / 1_000_000_000)
+        var dayNumber = -1
+        var datePrefix: [UInt8] = []
         for index in 0..<event.recording.histogramIntervalCount {
-            let moment = CivilDateTime(secondsSince1985: event.name.secondsSince1985 + index * intervalSeconds)
-            output.append(UInt8(ascii: " "))
-            output.append(contentsOf: Self.isoDate(moment).utf8)
-            output.append(UInt8(ascii: "\t"))
-            output.append(contentsOf: Self.clockTime(moment).utf8)
+            let seconds = event.name.secondsSince1985 + index * intervalSeconds
+            // The date changes once a day, so it is formatted once a day.
+            if seconds / 86_400 != dayNumber {
+                dayNumber = seconds / 86_400
+                datePrefix = Array(" \(Self.isoDate(CivilDateTime(secondsSince1985: seconds)))\t".utf8)
+            }
+            output.append(contentsOf: datePrefix)
+            let secondOfDay = seconds % 86_400
+            for (position, part) in [secondOfDay / 3600, secondOfDay % 3600 / 60, secondOfDay % 60].enumerated() {
+                if position > 0 { output.append(UInt8(ascii: ":")) }
+                output.append(UInt8(ascii: "0") + UInt8(part / 10))
+                output.append(UInt8(ascii: "0") + UInt8(part % 10))
+            }
             let draw = random.next()
             for channel in 0..<4 {
                 let count = Int((draw >> (channel * 16)) & 0x3F)

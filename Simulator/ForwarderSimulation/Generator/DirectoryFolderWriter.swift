@@ -31,11 +31,11 @@ public struct FolderWriteError: Error, CustomStringConvertible, Sendable {
 
 /// Writes plans into a real directory: the edge where the generator's values become files.
 ///
-/// Uses `open`/`write`/`futimens` directly, one open per file and the modification time set
+/// Uses `openat`/`write`/`futimens` directly, one open per file and the modification time set
 /// on the open descriptor, because `FileManager.setAttributes` costs a path lookup and several
 /// allocations per file, which dominates when 100,000 events are written. History mode
-/// writes events on several threads; every event's bytes come from its own seed, so the
-/// result does not depend on which thread wrote what.
+/// generates events on other threads than the one writing them; every event's bytes come
+/// from its own seed, so the result does not depend on which thread made what.
 public struct DirectoryFolderWriter: Sendable {
     public let directoryPath: String
 

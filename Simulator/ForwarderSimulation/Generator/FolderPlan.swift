@@ -23,20 +23,32 @@ public struct FolderGenerationOptions: Sendable, Hashable {
     public var unitCount: Int?
     /// Simulated days; derived from `eventCount` or the profile's default when nil.
     public var dayCount: Int?
-    /// Exactly this many events (the earliest ones by download time), when set.
+    /// Exactly this many events (the earliest by download time), when set.
     public var eventCount: Int?
+    /// Scales the profile's waveform rates so that a unit records about this many events a day
+    /// (idle units stay idle, histograms stay one per call-in); the profile's own rates when nil.
+    public var eventsPerUnitPerDay: Double?
     /// The PC's wall-clock time at which the simulated period begins.
     public var startTime: FileTime
     /// Offset of the site's (and the units') local time from the PC's file-time epoch.
     public var siteUTCOffset: Duration
 
+    /// How much the profile's waveform rates are multiplied by to meet `eventsPerUnitPerDay`.
+    var eventRateScale: Double {
+        let expected = profile.expectedEventsPerUnitPerDay
+        guard let eventsPerUnitPerDay, expected > 0 else { return 1 }
+        return max(0, eventsPerUnitPerDay / expected)
+    }
+
     public init(seed: UInt64, profile: FolderProfile = .mixed, unitCount: Int? = nil, dayCount: Int? = nil,
-                eventCount: Int? = nil, startTime: FileTime, siteUTCOffset: Duration = .zero) {
+                eventCount: Int? = nil, eventsPerUnitPerDay: Double? = nil, startTime: FileTime,
+                siteUTCOffset: Duration = .zero) {
         self.seed = seed
         self.profile = profile
         self.unitCount = unitCount
         self.dayCount = dayCount
         self.eventCount = eventCount
+        self.eventsPerUnitPerDay = eventsPerUnitPerDay
         self.startTime = startTime
         self.siteUTCOffset = siteUTCOffset
     }

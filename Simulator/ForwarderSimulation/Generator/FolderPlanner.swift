@@ -85,7 +85,7 @@ public enum FolderPlanner {
     static func dayCount(for options: FolderGenerationOptions, unitCount: Int) -> Int {
         if let dayCount = options.dayCount { return max(1, dayCount) }
         guard let eventCount = options.eventCount else { return options.profile.defaultDayCount }
-        let eventsPerDay = options.profile.expectedEventsPerUnitPerDay * Double(unitCount)
+        let eventsPerDay = options.profile.expectedEventsPerUnitPerDay * options.eventRateScale * Double(unitCount)
         guard eventsPerDay > 0 else { return options.profile.defaultDayCount }
         // Generous, because the count is trimmed to exactly `eventCount` afterwards.
         return Int((Double(eventCount) / eventsPerDay * 1.5).rounded(.up)) + 2
@@ -165,12 +165,12 @@ struct UnitPlanner {
             switch role {
             case .blastMonitor:
                 let isWorkday = (1...5).contains(weekday)
-                let blastCount = isWorkday ? dayRandom.integer(in: profile.blastsPerWorkday) : 0
+                let blastCount = isWorkday ? scaled(dayRandom.integer(in: profile.blastsPerWorkday), random: &dayRandom) : 0
                 for _ in 0..<blastCount {
                     let time = midnight + dayRandom.duration(in: .seconds(8 * 3600) ... .seconds(17 * 3600))
                     dayRecordings.append(waveform(at: time, callInDelay: profile.callInDelay, random: &dayRandom))
                 }
-                for _ in 0..<dayRandom.integer(in: profile.falseTriggersPerDay) {
+                for _ in 0..<scaled(dayRandom.integer(in: profile.falseTriggersPerDay), random: &dayRandom) {
                     let time = midnight + dayRandom.duration(in: .zero ... .seconds(86_399))
                     dayRecordings.append(waveform(at: time, callInDelay: profile.callInDelay, random: &dayRandom))
                 }
@@ -180,20 +180,20 @@ struct UnitPlanner {
                 for index in 0..<histogramCount {
                     dayRecordings.append(histogram(from: midnight + span * index, span: span, random: &dayRandom))
                 }
-                for _ in 0..<dayRandom.integer(in: profile.comboWaveformsPerDay) {
+                for _ in 0..<scaled(dayRandom.integer(in: profile.comboWaveformsPerDay), random: &dayRandom) {
                     let time = midnight + dayRandom.duration(in: .zero ... .seconds(86_399))
                     dayRecordings.append(waveform(at: time, callInDelay: profile.callInDelay, random: &dayRandom))
                 }
-            case .stuckTrigger:
+            case .stuckTrigger where options.eventRateScale > 0:
                 let stuckPeriod = dayRandom.duration(in: profile.stuckPeriodPerDay)
                 let latestStart = max(Duration.zero, .seconds(86_400) - stuckPeriod)
                 var time = midnight + dayRandom.duration(in: .zero ... latestStart)
                 let stuckEnd = time + stuckPeriod
                 while time < stuckEnd {
                     dayRecordings.append(waveform(at: time, callInDelay: .seconds(2) ... .seconds(5), random: &dayRandom))
-                    time = time + dayRandom.duration(in: profile.stuckCallInterval)
+                    time = time + scaledInterval(dayRandom.duration(in: profile.stuckCallInterval))
                 }
-            case .idle:
+            case .idle, .stuckTrigger:
                 idleCallIns.append(midnight + dayRandom.duration(in: .zero ... .seconds(86_399)))
             }
             for index in dayRecordings.indices {
@@ -207,6 +207,23 @@ struct UnitPlanner {
         downloads.sessions += idleCallIns.filter { $0 >= periodStart && $0 < periodEnd }
             .map { MonitorLogSession(unitIndex: unitIndex, time: $0, eventCount: 0) }
         return downloads
+    }
+
+    /// `count` multiplied by the options' rate scale, rounded up or down at random so the mean
+    /// is exact; draws nothing at the profile's own rates, so those plans stay as they were.
+    func scaled(_ count: Int, random: inout SeededRandom) -> Int {
+        let scale = options.eventRateScale
+        guard scale != 1 else { return count }
+        let exact = Double(count) * scale
+        let whole = Int(exact.rounded(.down))
+        return whole + (random.chance(exact - Double(whole)) ? 1 : 0)
+    }
+
+    /// A stuck trigger's call interval divided by the rate scale (at least a second).
+    func scaledInterval(_ interval: Duration) -> Duration {
+        let scale = options.eventRateScale
+        guard scale != 1 else { return interval }
+        return max(.seconds(1), .nanoseconds(Int64(Double(interval.wholeNanoseconds) / scale)))
     }
 
     /// Downloads recordings one after another, as a modem call does, and groups them into sessions.

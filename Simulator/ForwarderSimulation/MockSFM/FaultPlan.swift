@@ -125,14 +125,6 @@ public enum Fault: Hashable, Sendable, Codable {
         }
     }
 
-    /// Delays and slow bodies change how the answer is sent, not what it says.
-    public var isModifier: Bool {
-        switch self {
-        case .delay, .slowBody: return true
-        default: return false
-        }
-    }
-
     private enum CodingKeys: String, CodingKey {
         case kind, byteCount, maximumSeconds, status, retryAfterSeconds, detail, distribution
         case chunkByteCount, intervalMilliseconds

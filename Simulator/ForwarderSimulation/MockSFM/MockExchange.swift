@@ -54,6 +54,21 @@ public enum MockReply: Hashable, Sendable {
         if case .respond(let response) = self { return response.status }
         return nil
     }
+
+    /// What a client uploading `binaryName` makes of this reply, as the production uploader
+    /// classifies it: responses through `ImportReplyClassifier`, a hang as a timeout, the other
+    /// socket faults as transport failures.
+    public func uploadOutcome(forBinary binaryName: String) -> UploadOutcome {
+        switch self {
+        case .respond(let response):
+            return ImportReplyClassifier.classify(status: response.status, retryAfterHeader: response.header("Retry-After"),
+                                                  body: response.body, binaryName: binaryName)
+        case .socketFault(.noAnswer, _):
+            return .failed(UploadProblem(kind: .timeout, detail: "no answer from the server"))
+        case .socketFault(let fault, _):
+            return .failed(UploadProblem(kind: .transport, detail: "injected \(fault.kindName)"))
+        }
+    }
 }
 
 /// An HTTP response for the transport to send.
@@ -74,6 +89,14 @@ public struct MockHTTPResponse: Hashable, Sendable {
         self.body = body
         self.delay = delay
         self.bodyPacing = bodyPacing
+    }
+
+    /// How long the answer takes to arrive in full: the delay plus the pauses of a slow body,
+    /// for a simulation that advances its clock instead of sleeping.
+    public var duration: Duration {
+        guard let bodyPacing, body.count > bodyPacing.chunkByteCount else { return delay }
+        let pauses = (body.count + bodyPacing.chunkByteCount - 1) / bodyPacing.chunkByteCount - 1
+        return delay + bodyPacing.interval * pauses
     }
 
     /// The first header value for `name`, ignoring case.

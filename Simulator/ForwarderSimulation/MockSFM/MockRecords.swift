@@ -144,8 +144,6 @@ struct JournalRing {
         self.capacity = max(1, capacity)
     }
 
-    var count: Int { storage.count }
-
     mutating func append(_ entry: JournalEntry) {
         if storage.count < capacity {
             storage.append(entry)

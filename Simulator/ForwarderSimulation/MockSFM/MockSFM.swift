@@ -45,12 +45,27 @@ public final class MockSFM: Sendable {
 
     /// Handles one `POST /db/import/blastware_file`.
     public func handleImport(_ request: MockImportRequest) -> MockExchange {
+        handleImport(request) { () throws(MockRejection) in
+            try UploadReader.read(contentType: request.contentType, body: request.body)
+        }
+    }
+
+    /// Handles the request the production forwarder would send for `request`, taking its files
+    /// as they are instead of parsing the multipart body they would travel in.
+    public func handleImport(_ request: ImportRequest, receivedAt: FileTime) -> MockExchange {
+        handleImport(MockImportRequest(request, receivedAt: receivedAt)) { () throws(MockRejection) in
+            try UploadReader.read(request)
+        }
+    }
+
+    private func handleImport(_ request: MockImportRequest,
+                              readFiles: () throws(MockRejection) -> [ReceivedFile]) -> MockExchange {
         let files: Result<[ReceivedFile], MockRejection>
         if request.body.readableBytes > configuration.maximumBodyByteCount {
             files = .failure(Self.oversized(request.body.readableBytes, limit: configuration.maximumBodyByteCount))
         } else {
             do throws(MockRejection) {
-                files = .success(try UploadReader.read(contentType: request.contentType, body: request.body))
+                files = .success(try readFiles())
             } catch {
                 files = .failure(error)
             }
@@ -60,11 +75,6 @@ public final class MockSFM: Sendable {
             state.handle(request, files: files, reports: reports, bodyByteCount: request.body.readableBytes)
         }
         return Self.finish(exchange, rows: rowsToEncode)
-    }
-
-    /// Handles the request the production forwarder would send for `request`.
-    public func handleImport(_ request: ImportRequest, receivedAt: FileTime) -> MockExchange {
-        handleImport(MockImportRequest(request, receivedAt: receivedAt))
     }
 
     /// Records and answers a request whose body was not read because it exceeds the limit.

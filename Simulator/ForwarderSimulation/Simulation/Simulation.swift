@@ -1,0 +1,191 @@
+import Crypto
+import ForwarderCore
+import ForwarderIO
+import Foundation
+import Logging
+
+/// One simulated run: what the folder holds and when, how the server misbehaves, what happens to
+/// the forwarder, and the policy it runs with. One seed decides everything else.
+public struct SimulationScenario: Sendable {
+    public enum FolderMode: String, Sendable, CaseIterable {
+        /// The whole folder exists before the first pass (a first deploy on a backlog).
+        case backlog
+        /// Files appear as simulated time passes: binaries in chunks, reports after their delay.
+        case live
+    }
+
+    public var seed: UInt64
+    public var generation: FolderGenerationOptions
+    public var folderMode: FolderMode
+    public var policy: ScanPolicy
+    public var passInterval: Duration
+    public var requestTimeout: Duration
+    public var faultPlan: FaultPlan
+    /// Run `seed-state` this long after the folder's period starts, before the first pass; only
+    /// events that settle afterwards may then be uploaded.
+    public var seedStateAfter: Duration?
+    /// Changes to the folder before the first pass (extra files, copies), for special scenarios.
+    public var folderEdits: (@Sendable (SimEventFolder, FolderPlan) throws -> Void)?
+    /// Passes during which the forwarder dies before its state reaches the disk: everything
+    /// it records in that pass is lost, then it restarts.
+    public var crashDuringPasses: Set<Int>
+    /// Passes after which the forwarder restarts cleanly (state synced, cache rebuilt).
+    public var restartAfterPasses: Set<Int>
+    /// Passes after which the fault plan is removed (the server heals).
+    public var healAfterPass: Int?
+    /// The run gives up after this many passes.
+    public var maximumPasses: Int
+    /// Uploads in flight at once; above 1 the order in which the mock sees them, and so the run
+    /// digest, depends on scheduling, while every rule must still hold.
+    public var uploadConcurrency: Int
+
+    public init(seed: UInt64, eventCount: Int = 500, profile: FolderProfile = .mixed, folderMode: FolderMode = .live,
+                policy: ScanPolicy = ScanPolicy(), passInterval: Duration = .seconds(60),
+                requestTimeout: Duration = .seconds(60), faultPlan: FaultPlan = .none, seedStateAfter: Duration? = nil,
+                folderEdits: (@Sendable (SimEventFolder, FolderPlan) throws -> Void)? = nil, crashDuringPasses: Set<Int> = [], restartAfterPasses: Set<Int> = [], healAfterPass: Int? = nil,
+                maximumPasses: Int = 10_000, uploadConcurrency: Int = 1,
+                startTime: FileTime = FileTime(secondsSince1970: 1_778_000_000)) {
+        self.seed = seed
+        self.generation = FolderGenerationOptions(seed: seed, profile: profile, eventCount: eventCount, startTime: startTime)
+        self.folderMode = folderMode
+        self.policy = policy
+        self.passInterval = passInterval
+        self.requestTimeout = requestTimeout
+        self.faultPlan = faultPlan
+        self.seedStateAfter = seedStateAfter
+        self.folderEdits = folderEdits
+        self.crashDuringPasses = crashDuringPasses
+        self.restartAfterPasses = restartAfterPasses
+        self.healAfterPass = healAfterPass
+        self.maximumPasses = maximumPasses
+        self.uploadConcurrency = uploadConcurrency
+    }
+}
+
+/// What a simulated run did and whether every rule held.
+public struct SimulationResult: Sendable {
+    public var seed: UInt64
+    public var passes: [PassReport]
+    public var uploads: [SimulatedUpload]
+    public var manifest: [ManifestEntry]
+    public var seedReport: SeedReport?
+    public var violations: [CheckerViolation]
+    public var mockStats: MockStats
+    public var lostToCrashes: Int
+    /// Whether the run ended because the work was done rather than at the pass limit.
+    public var finished: Bool
+    /// SHA-256 over every upload and pass summary: one seed, one digest.
+    public var runDigest: String
+    public var simulatedDuration: Duration
+
+    public var passed: Bool { violations.isEmpty && finished }
+    public var accepted: Int { uploads.filter(\.outcome.isAccepted).count }
+}
+
+/// Runs the real `EventForwarder` against an in-memory folder, the mock's pure handler and a
+/// simulated clock and state, checking the rules after every pass.
+public struct Simulation: Sendable {
+    public let scenario: SimulationScenario
+
+    public init(_ scenario: SimulationScenario) { self.scenario = scenario }
+
+    public func run(logger: Logger = Logger(label: "simulation", factory: { _ in SwiftLogNoOpLogHandler() }),
+                    onPass: @Sendable (Int, PassReport) -> Void = { _, _ in }) async throws -> SimulationResult {
+        let plan = FolderPlanner.plan(scenario.generation)
+        let manifest = plan.manifest()
+        let folder = SimEventFolder()
+        let clock: SimClock
+        switch scenario.folderMode {
+        case .backlog:
+            folder.apply(plan)
+            clock = SimClock(start: plan.periodEnd + .seconds(120))
+        case .live:
+            folder.schedule(LiveWriteSchedule(plan: plan))
+            clock = SimClock(start: plan.periodStart)
+        }
+        let mock = MockSFM(configuration: MockSFM.Configuration(seed: scenario.seed, retainsReportText: false),
+                           faultPlan: scenario.faultPlan, planInstalledAt: clock.now())
+        let uploader = SimUploader(mock: mock, clock: clock, requestTimeout: scenario.requestTimeout)
+        let store = SimStateStore()
+        var checker = SimulationChecker(policy: scenario.policy, eventNames: Set(manifest.map(\.binary)))
+        func makeForwarder() -> EventForwarder {
+            EventForwarder(folder: folder, uploader: uploader, store: store, clock: clock, policy: scenario.policy,
+                           uploadConcurrency: scenario.uploadConcurrency, logger: logger)
+        }
+        var forwarder = makeForwarder()
+        var seedReport: SeedReport?
+        var seeded: Set<EventDigest> = []
+        if let seedStateAfter = scenario.seedStateAfter {
+            clock.set(plan.periodStart + seedStateAfter)
+            try folder.applyScheduledOperations(through: clock.now())
+            seedReport = try await forwarder.seedState()
+            seeded = Set(store.allRecords().map(\.digest))
+        }
+        try scenario.folderEdits?(folder, plan)
+
+        var passes: [PassReport] = []
+        var lostAcceptances: Set<Int> = []
+        var runHash = SHA256()
+        var finished = false
+        let startedAt = clock.now()
+        for index in 1...scenario.maximumPasses {
+            try folder.applyScheduledOperations(through: clock.now())
+            let listing = try folder.listEntries()
+            let uploadsBefore = uploader.uploads.count
+            if scenario.crashDuringPasses.contains(index) { store.suppressSyncs() }
+            let report = try await forwarder.runPass()
+            let passUploads = Array(uploader.uploads[uploadsBefore...])
+            checker.checkPass(index, now: report.startedAt, listing: listing, uploads: passUploads,
+                              reorderWindow: scenario.uploadConcurrency)
+            passes.append(report)
+            onPass(index, report)
+            runHash.update(data: Data("pass \(index) \(report.startedAt.nanosecondsSince1970) \(report.summary)\n".utf8))
+            for upload in passUploads {
+                runHash.update(data: Data("\(upload.binaryName) \(upload.reportName ?? "-") \(upload.outcome)\n".utf8))
+            }
+            if scenario.crashDuringPasses.contains(index) {
+                lostAcceptances.formUnion(uploadsBefore..<(uploadsBefore + passUploads.count))
+                store.crash()
+                forwarder = makeForwarder()
+            } else if scenario.restartAfterPasses.contains(index) {
+                forwarder = makeForwarder()
+            }
+            if scenario.healAfterPass == index { mock.replaceFaultPlan(.none, installedAt: clock.now()) }
+            let settled = isSettled(report, scenario: scenario)
+            guard let nextWrite = folder.nextScheduledTime else {
+                if settled {
+                    finished = true
+                    break
+                }
+                clock.advance(by: scenario.passInterval)
+                continue
+            }
+            // Passes over a settled folder that nothing writes to are all alike: skip to the
+            // last pass before the next write instead of running each one.
+            if settled, nextWrite > clock.now() + scenario.passInterval {
+                let idlePasses = Int((nextWrite - clock.now()) / scenario.passInterval)
+                clock.advance(by: scenario.passInterval * (idlePasses - 1))
+            }
+            clock.advance(by: scenario.passInterval)
+        }
+        checker.checkState(store.allRecords(), uploads: uploader.uploads, seeded: seeded)
+        let stats = mock.stats()
+        if finished {
+            checker.checkFinal(manifest: manifest, mock: mock, uploads: uploader.uploads, seeded: seeded,
+                               lostAcceptances: lostAcceptances, now: clock.now())
+        }
+        let digest = runHash.finalize().map { String(format: "%02x", $0) }.joined()
+        return SimulationResult(seed: scenario.seed, passes: passes, uploads: uploader.uploads, manifest: manifest,
+                                seedReport: seedReport, violations: checker.violations, mockStats: stats,
+                                lostToCrashes: store.lostToCrashes, finished: finished, runDigest: digest,
+                                simulatedDuration: clock.now() - startedAt)
+    }
+
+    /// Nothing left to do: no upload was needed and nothing waits but events that never settle.
+    private func isSettled(_ report: PassReport, scenario: SimulationScenario) -> Bool {
+        report.pending == 0 && report.errors == 0
+            && (report.skips[.awaitingReport] ?? 0) == 0
+            && (report.skips[.binaryNotQuiescent] ?? 0) == 0
+            && (report.skips[.reportNotQuiescent] ?? 0) == 0
+    }
+}

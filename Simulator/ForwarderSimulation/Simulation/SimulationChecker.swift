@@ -1,0 +1,159 @@
+import ForwarderCore
+import Foundation
+
+/// A rule the forwarder broke, with enough detail to find it in a replay.
+public struct CheckerViolation: Hashable, Sendable, CustomStringConvertible {
+    public var rule: String
+    public var pass: Int?
+    public var detail: String
+
+    public var description: String {
+        "[\(rule)]" + (pass.map { " pass \($0):" } ?? "") + " \(detail)"
+    }
+}
+
+extension SimulationChecker {
+    /// Indices of uploads that send content again although the forwarder saw it accepted and
+    /// still held the record, and the upload adds no report.
+    ///
+    /// Re-sends after a failure the client saw (even if the server had stored the upload) and
+    /// after a crash that lost the record are allowed; they are what at-least-once costs.
+    public static func unexplainedResends(_ uploads: [SimulatedUpload], lostAcceptances: Set<Int>) -> [Int] {
+        var acceptedWithReport: [EventDigest: Bool] = [:]
+        var unexplained: [Int] = []
+        for (index, upload) in uploads.enumerated() {
+            if let hadReport = acceptedWithReport[upload.binaryDigest], hadReport || upload.reportName == nil {
+                unexplained.append(index)
+            }
+            if upload.outcome.isAccepted, !lostAcceptances.contains(index) {
+                acceptedWithReport[upload.binaryDigest] = (acceptedWithReport[upload.binaryDigest] ?? false)
+                    || upload.reportName != nil
+            }
+        }
+        return unexplained
+    }
+}
+
+/// The forwarder's rules, checked from the outside after every pass and at the end of a run.
+///
+/// The checker sees what the forwarder saw (the listing at the pass's time), what it did (the
+/// uploads, from the simulated uploader) and the truth (the generator's manifest, the mock's
+/// store); it never looks inside the forwarder.
+public struct SimulationChecker: Sendable {
+    public let policy: ScanPolicy
+    /// Binary names the generator made, case as written.
+    public let eventNames: Set<String>
+    public private(set) var violations: [CheckerViolation] = []
+
+    public init(policy: ScanPolicy, eventNames: Set<String>) {
+        self.policy = policy
+        self.eventNames = eventNames
+    }
+
+    /// Checks the uploads of one pass against the listing the pass started from.
+    ///
+    /// With uploads in flight concurrently, the order in which they reach the server may differ
+    /// from the order they were started in by less than `reorderWindow` places.
+    public mutating func checkPass(_ index: Int, now: FileTime, listing: [FolderEntry], uploads: [SimulatedUpload],
+                                   reorderWindow: Int = 1) {
+        func violate(_ rule: String, _ detail: String) {
+            violations.append(CheckerViolation(rule: rule, pass: index, detail: detail))
+        }
+        let byName = Dictionary(listing.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let reportsByKey = Dictionary(
+            listing.filter { $0.kind == .regularFile && EventFileRules.isReportName($0.name) }
+                .map { (EventFileRules.caseFoldedKey($0.name), $0) },
+            uniquingKeysWith: { first, _ in first })
+        if let limit = policy.forwardsPerPassLimit, uploads.count > limit {
+            violate("cap", "\(uploads.count) uploads, cap \(limit)")
+        }
+        var order: [(FileTime, String)] = []
+        for upload in uploads {
+            guard eventNames.contains(upload.binaryName), EventFileRules.isEventBinary(upload.binaryName) else {
+                violate("noise", "uploaded \(upload.binaryName), which is not a generated event")
+                continue
+            }
+            guard let binary = byName[upload.binaryName] else {
+                violate("listing", "uploaded \(upload.binaryName), which the pass did not list")
+                continue
+            }
+            if now - binary.modificationTime < policy.quiescencePeriod {
+                violate("quiescence", "\(binary.name) uploaded \((now - binary.modificationTime).secondsValue) s after its last write")
+            }
+            let preferredReport = EventFileRules.reportNames(forBinary: binary.name).lazy
+                .compactMap { reportsByKey[EventFileRules.caseFoldedKey($0)] }.first
+            if let report = preferredReport {
+                let settled = now - report.modificationTime >= policy.quiescencePeriod
+                if !settled {
+                    violate("report-quiescence", "\(binary.name) uploaded while its report \(report.name) was being written")
+                } else if upload.reportName != report.name {
+                    violate("report-attached", "\(binary.name) uploaded with \(upload.reportName ?? "no report"), "
+                        + "but \(report.name) was ready")
+                }
+            } else if upload.reportName == nil, now - binary.modificationTime < policy.reportGracePeriod {
+                violate("grace", "\(binary.name) uploaded alone \((now - binary.modificationTime).secondsValue) s after it settled")
+            }
+            order.append((binary.modificationTime, binary.name))
+        }
+        // Each upload must be no newer than every upload at least `reorderWindow` places later.
+        var laterMinimum = order
+        for position in stride(from: order.count - 2, through: 0, by: -1) where laterMinimum[position + 1] < order[position] {
+            laterMinimum[position] = laterMinimum[position + 1]
+        }
+        for position in order.indices where position + reorderWindow < order.count {
+            let later = laterMinimum[position + reorderWindow]
+            if order[position] > later {
+                violate("oldest-first", "\(order[position].1) uploaded before the older \(later.1)")
+            }
+        }
+    }
+
+    /// Checks that the state holds only what the server accepted.
+    public mutating func checkState(_ records: [ForwardRecord], uploads: [SimulatedUpload], seeded: Set<EventDigest>) {
+        let accepted = Set(uploads.filter(\.outcome.isAccepted).map(\.binaryDigest))
+        for record in records where !accepted.contains(record.digest) && !seeded.contains(record.digest) {
+            violations.append(CheckerViolation(rule: "recorded-unaccepted", pass: nil,
+                                               detail: "\(record.fileName) is recorded but was never accepted"))
+        }
+    }
+
+    /// After faults heal: every eligible event accepted, with its report when it has one, and
+    /// no more duplicates than crashes and lost responses explain.
+    public mutating func checkFinal(manifest: [ManifestEntry], mock: MockSFM, uploads: [SimulatedUpload],
+                                    seeded: Set<EventDigest>, lostAcceptances: Set<Int>, now: FileTime) {
+        func violate(_ rule: String, _ detail: String) {
+            violations.append(CheckerViolation(rule: rule, pass: nil, detail: detail))
+        }
+        let storedEvents = mock.events()
+        let storedByName = Dictionary(storedEvents.map { ($0.binaryName, $0) }, uniquingKeysWith: { first, _ in first })
+        // Identical bytes under a second name are uploaded once, under the first name.
+        let storedByDigest = Dictionary(storedEvents.map { ($0.binaryDigest, $0) }, uniquingKeysWith: { first, _ in first })
+        var missing = 0
+        var withoutReport = 0
+        for entry in manifest {
+            guard let digest = entry.digest, !seeded.contains(digest) else { continue }
+            // Events older than the age window are not the forwarder's to send.
+            guard entry.binaryModificationTime >= now - policy.maximumEventAge else { continue }
+            guard let stored = storedByName[entry.binary] ?? storedByDigest[entry.sha256] else {
+                missing += 1
+                if missing <= 5 { violate("lost", "\(entry.binary) never reached the server") }
+                continue
+            }
+            if entry.report != nil, stored.reportName == nil {
+                withoutReport += 1
+                if withoutReport <= 5 { violate("late-report", "\(entry.binary) is stored without its report \(entry.report!)") }
+            }
+        }
+        if missing > 5 { violate("lost", "\(missing) events in all never reached the server") }
+        if withoutReport > 5 { violate("late-report", "\(withoutReport) events in all are stored without their report") }
+        let resent = Self.unexplainedResends(uploads, lostAcceptances: lostAcceptances)
+        if let first = resent.first {
+            violate("exactly-once", "\(resent.count) uploads re-sent content whose acceptance the forwarder had seen "
+                + "and kept, e.g. \(uploads[first].binaryName) (upload \(first + 1))")
+        }
+        let uploadedSeeded = uploads.filter { seeded.contains($0.binaryDigest) }
+        if let first = uploadedSeeded.first {
+            violate("seeded-resent", "\(uploadedSeeded.count) seeded events uploaded, e.g. \(first.binaryName)")
+        }
+    }
+}
