@@ -151,19 +151,24 @@ public struct EventDigest: Hashable, Sendable, Comparable, CustomStringConvertib
     /// Parses 64 hexadecimal bytes; nil when the count or a character is wrong.
     public init?(hexBytes: UnsafeBufferPointer<UInt8>) {
         guard hexBytes.count == 64 else { return nil }
-        var words: [UInt64] = [0, 0, 0, 0]
-        for index in 0..<64 {
-            let byte = hexBytes[index]
-            let nibble: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = byte - UInt8(ascii: "A") + 10
-            default: return nil
+        /// One 16-character word, without allocating: loading a million records calls this a million times.
+        func word(_ offset: Int) -> UInt64? {
+            var value: UInt64 = 0
+            for index in offset..<(offset + 16) {
+                let byte = hexBytes[index]
+                let nibble: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = byte - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                value = value << 4 | UInt64(nibble)
             }
-            words[index / 16] = words[index / 16] << 4 | UInt64(nibble)
+            return value
         }
-        self.words = (words[0], words[1], words[2], words[3])
+        guard let first = word(0), let second = word(16), let third = word(32), let fourth = word(48) else { return nil }
+        self.words = (first, second, third, fourth)
     }
 
     /// The digest of `bytes`.

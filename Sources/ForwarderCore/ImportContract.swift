@@ -24,24 +24,26 @@ public enum ImportContract {
 
 /// A `multipart/form-data` body holding an import request's files.
 ///
-/// The boundary is derived from the content rather than drawn at random, so one request always
-/// encodes to the same bytes (the simulation's digests depend on it), and it is checked against
-/// every part so that binary content can never contain it.
+/// The boundary is fixed rather than drawn at random, so one request always encodes to the same
+/// bytes (the simulation's digests depend on it), and it is checked against every part so that
+/// binary content can never contain it.
 public struct MultipartFormBody: Sendable {
     public let boundary: String
     public let bytes: Data
+
+    /// The boundary used unless a part happens to contain it.
+    public static let preferredBoundary = "----BlastwareForwarder7f3a9c1e5b2d4086"
 
     public var contentType: String { "multipart/form-data; boundary=\(boundary)" }
 
     public init(request: ImportRequest) {
         var files = [(request.binary, "application/octet-stream")]
         if let report = request.report { files.append((report, "text/plain")) }
-        let seed = EventDigest(of: request.binary.contents).hex.prefix(24)
-        var boundary = "----BlastwareForwarder\(seed)"
+        var boundary = Self.preferredBoundary
         var attempt = 0
-        while files.contains(where: { $0.0.contents.range(of: Data(boundary.utf8)) != nil }) {
+        while files.contains(where: { Self.contains($0.0.contents, Array(boundary.utf8)) }) {
             attempt += 1
-            boundary = "----BlastwareForwarder\(seed)x\(attempt)"
+            boundary = "\(Self.preferredBoundary)x\(attempt)"
         }
         var body = Data()
         body.reserveCapacity(files.reduce(0) { $0 + $1.0.contents.count + 256 })
@@ -56,6 +58,26 @@ public struct MultipartFormBody: Sendable {
         body.append(contentsOf: Array("--\(boundary)--\r\n".utf8))
         self.boundary = boundary
         self.bytes = body
+    }
+
+    /// Whether `needle` occurs in `haystack`: a first-byte scan, far cheaper than
+    /// `Data.range(of:)` on Linux Foundation, which is on every upload's path.
+    static func contains(_ haystack: Data, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, haystack.count >= needle.count else { return false }
+        return haystack.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var start = 0
+            let lastStart = bytes.count - needle.count
+            while start <= lastStart {
+                guard let found = UnsafeBufferPointer(rebasing: bytes[start...lastStart]).firstIndex(of: first) else {
+                    return false
+                }
+                let position = start + found
+                if needle.indices.allSatisfy({ bytes[position + $0] == needle[$0] }) { return true }
+                start = position + 1
+            }
+            return false
+        }
     }
 
     /// Escapes what would end a quoted header value; event and report names never need it.

@@ -54,7 +54,9 @@ public enum StateRecordCodec {
         } else if !isDash(fields[5]) {
             return nil
         }
-        guard let fileName = String(validating: nameBytes, as: UTF8.self), !fileName.contains("\t") else { return nil }
+        guard !nameBytes.contains(UInt8(ascii: "\t")), let fileName = String(validating: nameBytes, as: UTF8.self) else {
+            return nil
+        }
         return ForwardRecord(digest: digest, fileName: fileName, byteCount: byteCount,
                              hadReport: fields[2][0] == UInt8(ascii: "1"),
                              forwardedAt: FileTime(nanosecondsSince1970: forwardedAt), fingerprint: fingerprint)

@@ -42,6 +42,16 @@ struct ImportContractTests {
         #expect(MultipartFormBody(request: request).boundary == plain.boundary)
     }
 
+    @Test("Upload: a boundary hidden at the end of the content, after a near miss, is still found")
+    func boundaryAtEnd() {
+        let preferred = MultipartFormBody.preferredBoundary
+        let nearMiss = Data(preferred.utf8.dropLast())
+        let tricky = ImportRequest.File(name: binary.name, contents: binary.contents + nearMiss + Data(preferred.utf8))
+        #expect(MultipartFormBody(request: ImportRequest(binary: tricky, report: nil)).boundary != preferred)
+        let harmless = ImportRequest.File(name: binary.name, contents: binary.contents + nearMiss)
+        #expect(MultipartFormBody(request: ImportRequest(binary: harmless, report: nil)).boundary == preferred)
+    }
+
     @Test("Upload: the endpoint joins the base URL and escapes the serial hint")
     func endpoint() {
         #expect(ImportContract.endpoint(baseURL: "http://sfm:8200/", serialHint: nil) == "http://sfm:8200/db/import/blastware_file")
