@@ -16,7 +16,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "How many times faster than real time the live events are written.") var speed = 40.0
 
     func run() async throws {
-        let seed = seed ?? UInt64(Date().timeIntervalSince1970 * 1000) % 1_000_000_007
+        let seed = seed ?? GenerateCommand.seedFromTime(FileTime(Date()))
         print("seed: \(seed)")
         print("replay: forwarder-sim demo --seed \(seed) --events \(events) --live-events \(liveEvents) --speed \(speed)")
         let lightFaults = FaultPlan(seed: seed, rules: [

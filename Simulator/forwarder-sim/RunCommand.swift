@@ -20,7 +20,7 @@ struct RunCommand: AsyncParsableCommand {
     var world = "simulated"
 
     func run() async throws {
-        let seed = seed ?? UInt64(Date().timeIntervalSince1970 * 1000) % 1_000_000_007
+        let seed = seed ?? GenerateCommand.seedFromTime(FileTime(Date()))
         print("seed: \(seed)")
         guard let profile = FolderProfile.preset(named: profile) else {
             throw ValidationError("--profile \(profile): expected mixed, blast, vibration, stuck or idle")

@@ -69,7 +69,12 @@ public final class SimStateStore: ForwardStateStore {
         }
     }
 
-    public var count: Int { allRecords().count }
+    public var count: Int {
+        state.withLock { state in
+            let durable = state.durable
+            return durable.count + Set(state.unsynced.map(\.digest).filter { durable[$0] == nil }).count
+        }
+    }
 
     /// Makes syncs do nothing until the next `crash()`: the process is as good as dead, so
     /// nothing it records from now on reaches the disk.
