@@ -17,6 +17,10 @@ public struct PassReport: Hashable, Sendable, Codable {
     public var skips: [SkipReason: Int] = [:]
     /// Whether the pass stopped early because a stop was requested.
     public var interrupted = false
+    /// Events the server refused often enough in this pass to be quarantined.
+    public var quarantined = 0
+    /// Whether the circuit breaker stopped the pass because the server looked down.
+    public var circuitOpened = false
 
     public init(startedAt: FileTime) {
         self.startedAt = startedAt
@@ -38,6 +42,8 @@ public struct PassReport: Hashable, Sendable, Codable {
         for reason in SkipReason.allCases {
             if let count = skips[reason], count > 0 { parts.append("skip.\(reason.rawValue)=\(count)") }
         }
+        if quarantined > 0 { parts.append("quarantined=\(quarantined)") }
+        if circuitOpened { parts.append("circuit_open") }
         if interrupted { parts.append("interrupted") }
         return parts.joined(separator: " ")
     }

@@ -43,6 +43,12 @@ public enum SkipReason: String, CaseIterable, Hashable, Sendable, Codable {
     case passLimitReached
     /// The same bytes, under another name, are being uploaded right now.
     case sameContentInFlight
+    /// An earlier upload failed and the event's backoff has not run out.
+    case backingOff
+    /// The server refused the event too often; it waits for `event-forwarder retry`.
+    case quarantined
+    /// The server looked down (the circuit breaker opened), so the pass stopped uploading.
+    case serverUnavailable
 }
 
 /// Why a binary is about to be uploaded.
@@ -124,8 +130,11 @@ public enum ScanPlanner {
     ///   - now: the wall time the listing is judged against.
     ///   - cache: digests of files hashed before.
     ///   - acceptedRecord: the state's record for a digest, if that content was accepted.
+    ///   - deliveryAttempts: the state's failed attempts under a name; an event that is backing
+    ///     off or quarantined is skipped here, before the cap, so it never holds others up.
     public static func plan(entries: [FolderEntry], now: FileTime, policy: ScanPolicy, cache: DigestCache,
-                            acceptedRecord: (EventDigest) -> ForwardRecord?) -> ScanPlan {
+                            acceptedRecord: (EventDigest) -> ForwardRecord?,
+                            deliveryAttempts: (String) -> DeliveryAttempts? = { _ in nil }) -> ScanPlan {
         var skips: [SkipReason: Int] = [:]
         var reportsByKey: [String: FolderEntry] = [:]
         var binaries: [FolderEntry] = []
@@ -174,6 +183,15 @@ public enum ScanPlanner {
             }
             if report == nil, now - binary.modificationTime < policy.reportGracePeriod {
                 skips[.awaitingReport, default: 0] += 1
+                continue
+            }
+            switch RetryPlanner.standing(of: binary, attempts: deliveryAttempts(binary.name), now: now) {
+            case .due: break
+            case .backingOff:
+                skips[.backingOff, default: 0] += 1
+                continue
+            case .quarantined:
+                skips[.quarantined, default: 0] += 1
                 continue
             }
             candidates.append(UploadCandidate(binary: binary, report: report, cachedDigest: cachedDigest,

@@ -82,8 +82,17 @@ public protocol ForwardStateStore: Sendable {
     func record(for digest: EventDigest) -> ForwardRecord?
     /// Every record, for building the in-memory name index at start.
     func allRecords() -> [ForwardRecord]
-    /// Adds or replaces the record for its digest; durable only after `sync()`.
+    /// Adds or replaces the record for its digest and forgets the failed attempts under its
+    /// file name; durable only after `sync()`.
     func record(_ record: ForwardRecord) throws
+    /// What the state remembers of failed uploads under `fileName`, if anything.
+    func attempts(forName fileName: String) -> DeliveryAttempts?
+    /// Every event that is backing off or quarantined.
+    func allAttempts() -> [DeliveryAttempts]
+    /// Adds or replaces the attempts for their file name; durable only after `sync()`.
+    func recordAttempts(_ attempts: DeliveryAttempts) throws
+    /// Forgets the attempts for `fileName`, so it is tried at the next pass; durable only after `sync()`.
+    func releaseAttempts(forName fileName: String) throws
     /// Makes every record so far durable.
     func sync() throws
     /// How many digests are recorded.

@@ -1,12 +1,111 @@
-/// The line format of the forwarding state: one accepted binary per line, tab-separated.
+/// One line of the forwarding state.
+public enum StateLine: Hashable, Sendable {
+    /// The server accepted this binary.
+    case accepted(ForwardRecord)
+    /// Uploads of this binary failed; it is backing off or quarantined.
+    case attempts(DeliveryAttempts)
+    /// An operator released the binary's attempts; it is tried at the next pass.
+    case released(fileName: String)
+}
+
+/// The line format of the forwarding state: one fact per line, tab-separated, name last.
 ///
-/// `digest  byteCount  hadReport  forwardedAtNs  mtimeNs|-  volume:file|-  fileName`
+/// - accepted: `digest  byteCount  hadReport  forwardedAtNs  mtimeNs|-  volume:file|-  fileName`
+/// - attempts: `A  digest  failures  rejections  quarantined  lastAttemptNs  nextAttemptNs  byteCount
+///   mtimeNs  volume:file|-  lastError  fileName`
+/// - released: `R  fileName`
 ///
 /// A hand-parsed line format rather than JSON because a million records must load in well under
 /// two seconds, and because a torn last line is easy to recognise (no newline, or a bad field).
+/// Version 3 added the attempts and released lines; a version-2 file is read as it is.
 public enum StateRecordCodec {
     /// The first line of a snapshot and of a journal.
-    public static let header = "BLASTWARE-FORWARDER-STATE 2"
+    public static let header = "BLASTWARE-FORWARDER-STATE 3"
+    /// Headers of files this version reads: its own and version 2, which has accepted lines only.
+    public static let readableHeaders: Set<String> = [header, "BLASTWARE-FORWARDER-STATE 2"]
+
+    /// Encodes any state line, newline included.
+    public static func encode(_ line: StateLine) -> String {
+        switch line {
+        case .accepted(let record): return encode(record)
+        case .attempts(let attempts): return encode(attempts)
+        case .released(let fileName): return "R\t\(fileName)\n"
+        }
+    }
+
+    /// Encodes the attempts of a binary as one line, newline included.
+    public static func encode(_ attempts: DeliveryAttempts) -> String {
+        var line = "A\t\(attempts.digest.hex)\t\(attempts.failures)\t\(attempts.rejections)\t"
+        line += "\(attempts.quarantined ? 1 : 0)\t\(attempts.lastAttemptAt.nanosecondsSince1970)\t"
+        line += "\(attempts.nextAttemptAt.nanosecondsSince1970)\t\(attempts.fingerprint.byteCount)\t"
+        line += "\(attempts.fingerprint.modificationTime.nanosecondsSince1970)\t"
+        line += attempts.fingerprint.identity.map { "\($0.volume):\($0.file)" } ?? "-"
+        line += "\t\(RetryPlanner.oneLine(attempts.lastError))\t\(attempts.fileName)\n"
+        return line
+    }
+
+    /// Decodes any state line without its newline; nil when it is malformed.
+    public static func decodeLine(_ line: UnsafeBufferPointer<UInt8>) -> StateLine? {
+        guard line.count >= 2, line[1] == UInt8(ascii: "\t") else {
+            return decode(line).map(StateLine.accepted)
+        }
+        switch line[0] {
+        case UInt8(ascii: "A"): return decodeAttempts(UnsafeBufferPointer(rebasing: line[2...])).map(StateLine.attempts)
+        case UInt8(ascii: "R"):
+            return fileName(UnsafeBufferPointer(rebasing: line[2...])).map { StateLine.released(fileName: $0) }
+        default: return nil
+        }
+    }
+
+    private static func decodeAttempts(_ line: UnsafeBufferPointer<UInt8>) -> DeliveryAttempts? {
+        let fields = split(line, fieldCount: 11)
+        guard fields.count == 11, let digest = EventDigest(hexBytes: fields[0]),
+              let failures = integer(fields[1]), failures > 0, let rejections = integer(fields[2]), rejections >= 0,
+              fields[3].count == 1, fields[3][0] == UInt8(ascii: "0") || fields[3][0] == UInt8(ascii: "1"),
+              let lastAttempt = integer(fields[4]), let nextAttempt = integer(fields[5]),
+              let byteCount = integer(fields[6]), byteCount >= 0, let modificationTime = integer(fields[7]),
+              let name = fileName(fields[10]) else { return nil }
+        var identity: FileIdentity?
+        if !isDash(fields[8]) {
+            guard let parsed = Self.identity(fields[8]) else { return nil }
+            identity = parsed
+        }
+        let fingerprint = FileFingerprint(byteCount: byteCount,
+                                          modificationTime: FileTime(nanosecondsSince1970: modificationTime),
+                                          identity: identity)
+        return DeliveryAttempts(fileName: name, digest: digest, fingerprint: fingerprint, failures: Int(failures),
+                                rejections: Int(rejections), lastAttemptAt: FileTime(nanosecondsSince1970: lastAttempt),
+                                nextAttemptAt: FileTime(nanosecondsSince1970: nextAttempt),
+                                quarantined: fields[3][0] == UInt8(ascii: "1"),
+                                lastError: String(decoding: fields[9], as: UTF8.self))
+    }
+
+    /// The first `fieldCount - 1` tab-separated fields, then the rest of the line as the last.
+    private static func split(_ line: UnsafeBufferPointer<UInt8>, fieldCount: Int) -> [UnsafeBufferPointer<UInt8>] {
+        var fields: [UnsafeBufferPointer<UInt8>] = []
+        fields.reserveCapacity(fieldCount)
+        var start = 0
+        for index in 0..<line.count where line[index] == UInt8(ascii: "\t") {
+            fields.append(UnsafeBufferPointer(rebasing: line[start..<index]))
+            start = index + 1
+            if fields.count == fieldCount - 1 { break }
+        }
+        guard fields.count == fieldCount - 1 else { return [] }
+        fields.append(UnsafeBufferPointer(rebasing: line[start...]))
+        return fields
+    }
+
+    private static func fileName(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard !bytes.isEmpty, !bytes.contains(UInt8(ascii: "\t")) else { return nil }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func identity(_ field: UnsafeBufferPointer<UInt8>) -> FileIdentity? {
+        guard let colon = field.firstIndex(of: UInt8(ascii: ":")),
+              let volume = unsigned(UnsafeBufferPointer(rebasing: field[..<colon])),
+              let file = unsigned(UnsafeBufferPointer(rebasing: field[(colon + 1)...])) else { return nil }
+        return FileIdentity(volume: volume, file: file)
+    }
 
     /// Encodes a record as one line, newline included.
     public static func encode(_ record: ForwardRecord) -> String {
@@ -43,10 +142,8 @@ public enum StateRecordCodec {
             guard let modificationTime = integer(fields[4]) else { return nil }
             var identity: FileIdentity?
             if !isDash(fields[5]) {
-                guard let colon = fields[5].firstIndex(of: UInt8(ascii: ":")),
-                      let volume = unsigned(UnsafeBufferPointer(rebasing: fields[5][..<colon])),
-                      let file = unsigned(UnsafeBufferPointer(rebasing: fields[5][(colon + 1)...])) else { return nil }
-                identity = FileIdentity(volume: volume, file: file)
+                guard let parsed = Self.identity(fields[5]) else { return nil }
+                identity = parsed
             }
             fingerprint = FileFingerprint(byteCount: byteCount,
                                           modificationTime: FileTime(nanosecondsSince1970: modificationTime),
@@ -54,9 +151,7 @@ public enum StateRecordCodec {
         } else if !isDash(fields[5]) {
             return nil
         }
-        guard !nameBytes.contains(UInt8(ascii: "\t")), let fileName = String(validating: nameBytes, as: UTF8.self) else {
-            return nil
-        }
+        guard let fileName = fileName(nameBytes) else { return nil }
         return ForwardRecord(digest: digest, fileName: fileName, byteCount: byteCount,
                              hadReport: fields[2][0] == UInt8(ascii: "1"),
                              forwardedAt: FileTime(nanosecondsSince1970: forwardedAt), fingerprint: fingerprint)

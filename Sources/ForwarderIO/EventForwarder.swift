@@ -23,11 +23,20 @@ public actor EventForwarder {
     private let recordsPerSync: Int
     /// Uploads in flight at once, started oldest first, recorded as they complete.
     public let uploadConcurrency: Int
+    public let retryPolicy: RetryPolicy
+    /// Draws the backoff jitter; seeded, so one seed gives one schedule of retries.
+    private var jitter: SplitMix64
+    /// Uploads in a row, across passes, that failed; at the breaker's threshold the circuit is open.
+    private var consecutiveFailures = 0
 
+    /// - Parameter retrySeed: seeds the backoff jitter (production passes a random seed and logs it).
     public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
                 clock: any ForwarderClock, policy: ScanPolicy, serialHint: String? = nil, dryRun: Bool = false,
-                uploadConcurrency: Int = 1, recordsPerSync: Int = 500, logger: Logger) {
+                uploadConcurrency: Int = 1, retryPolicy: RetryPolicy = RetryPolicy(), retrySeed: UInt64 = 0,
+                recordsPerSync: Int = 500, logger: Logger) {
         self.uploadConcurrency = max(1, uploadConcurrency)
+        self.retryPolicy = retryPolicy
+        self.jitter = SplitMix64(seed: retrySeed)
         self.folder = folder
         self.uploader = uploader
         self.store = store
@@ -43,6 +52,9 @@ public actor EventForwarder {
     /// Asks a running pass to stop before its next upload; the upload in flight completes.
     public func requestStop() { stopRequested = true }
 
+    /// Whether enough uploads in a row failed that passes only probe the server.
+    public var circuitIsOpen: Bool { consecutiveFailures >= retryPolicy.circuitBreakerFailures }
+
     public var isStopRequested: Bool { stopRequested }
 
     /// One pass over the folder.
@@ -55,7 +67,8 @@ public actor EventForwarder {
         let entries = try folder.listEntries()
         let store = self.store
         let plan = ScanPlanner.plan(entries: entries, now: now, policy: policy, cache: cache,
-                                    acceptedRecord: { store.record(for: $0) })
+                                    acceptedRecord: { store.record(for: $0) },
+                                    deliveryAttempts: { store.attempts(forName: $0) })
         report.listedEntries = plan.listedEntryCount
         report.eventBinaries = plan.eventBinaryCount
         report.reports = plan.reportCount
@@ -69,17 +82,24 @@ public actor EventForwarder {
             var inFlight = 0
             var recordsSinceSync = 0
             var inFlightDigests: Set<EventDigest> = []
+            /// A pass that starts with the circuit open sends one upload alone to probe the server.
+            var probing = circuitIsOpen
             /// Waits for one upload to finish and records it: state follows completion order.
             func finishOne() async throws {
                 guard let (candidate, prepared, outcome) = try await group.next() else { return }
                 inFlight -= 1
                 inFlightDigests.remove(prepared.digest)
-                if try handle(outcome, for: candidate, prepared: prepared, report: &report) {
-                    recordsSinceSync += 1
-                    if recordsSinceSync >= recordsPerSync {
-                        try store.sync()
-                        recordsSinceSync = 0
-                    }
+                if case .failed = outcome {
+                    consecutiveFailures += 1
+                } else {
+                    consecutiveFailures = 0
+                    probing = false
+                }
+                try handle(outcome, for: candidate, prepared: prepared, report: &report)
+                recordsSinceSync += 1
+                if recordsSinceSync >= recordsPerSync {
+                    try store.sync()
+                    recordsSinceSync = 0
                 }
             }
             for (index, candidate) in plan.candidates.enumerated() {
@@ -92,7 +112,14 @@ public actor EventForwarder {
                     break
                 }
                 // Finish first, then prepare: the state check then sees every earlier acceptance.
-                while inFlight >= uploadConcurrency { try await finishOne() }
+                while inFlight >= (probing ? 1 : uploadConcurrency) { try await finishOne() }
+                // With the circuit open, only a probe (the pass's first upload) may start.
+                if circuitIsOpen, !(probing && report.uploadsAttempted == 0) {
+                    report.circuitOpened = true
+                    report.skip(.serverUnavailable, count: plan.candidates.count - index)
+                    logger.error("server looks down: \(consecutiveFailures) uploads in a row failed; the next pass probes it with one upload")
+                    break
+                }
                 guard let prepared = try prepare(candidate, report: &report) else { continue }
                 if inFlightDigests.contains(prepared.digest) {
                     report.skip(.sameContentInFlight)
@@ -262,10 +289,13 @@ public actor EventForwarder {
         }
     }
 
-    /// Counts and logs an outcome, recording acceptances; returns whether it recorded.
+    /// Counts and logs an outcome: an acceptance is recorded, anything else backs the event off
+    /// (or quarantines it) in the state, so a restart keeps its wait.
     private func handle(_ outcome: UploadOutcome, for candidate: UploadCandidate, prepared: PreparedUpload,
-                        report: inout PassReport) throws -> Bool {
+                        report: inout PassReport) throws {
         var details = metadata(candidate, digest: prepared.digest)
+        let problem: UploadProblem
+        let rejected: Bool
         switch outcome {
         case .accepted(let row):
             let hadReport = prepared.request.report != nil
@@ -279,17 +309,34 @@ public actor EventForwarder {
             details["server.inserted"] = "\(row.inserted ?? 0)"
             details["server.skipped"] = "\(row.skipped ?? 0)"
             logger.info(prepared.reason == .lateReport ? "re-sent with late report" : "forwarded", metadata: details)
-            return true
-        case .rejected(let problem):
+            return
+        case .rejected(let refusal):
             report.rejected += 1
-            details["error"] = "\(problem)"
-            logger.error("rejected by server", metadata: details)
-            return false
-        case .failed(let problem):
+            (problem, rejected) = (refusal, true)
+        case .failed(let failure):
             report.failed += 1
-            details["error"] = "\(problem)"
-            logger.warning("upload failed; will retry next pass", metadata: details)
-            return false
+            (problem, rejected) = (failure, false)
+        }
+        let now = clock.now()
+        let attempts = RetryPlanner.afterFailure(store.attempts(forName: candidate.binary.name),
+                                                 fileName: candidate.binary.name, digest: prepared.digest,
+                                                 fingerprint: candidate.binary.fingerprint, problem: problem,
+                                                 rejected: rejected, now: now, policy: retryPolicy, random: &jitter)
+        try store.recordAttempts(attempts)
+        details["error"] = "\(problem)"
+        details["retry.failures"] = "\(attempts.failures)"
+        details["retry.rejections"] = "\(attempts.rejections)"
+        if attempts.quarantined {
+            report.quarantined += 1
+            logger.error("quarantined after \(attempts.rejections) refusals; release it with `event-forwarder retry \(candidate.binary.name)`",
+                         metadata: details)
+        } else {
+            details["retry.in_seconds"] = "\(Int((attempts.nextAttemptAt - now).secondsValue.rounded()))"
+            if rejected {
+                logger.error("rejected by server; will retry after backoff", metadata: details)
+            } else {
+                logger.warning("upload failed; will retry after backoff", metadata: details)
+            }
         }
     }
 

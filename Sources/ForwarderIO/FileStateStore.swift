@@ -15,6 +15,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
 
     private let lock = NSLock()
     private var records: [EventDigest: ForwardRecord] = [:]
+    private var attemptsByName: [String: DeliveryAttempts] = [:]
     private var journal: AppendOnlyFile?
     private var journalRecordCount = 0
     private var hasUnsyncedRecords = false
@@ -103,6 +104,27 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     }
 
     public func record(_ record: ForwardRecord) throws {
+        try append(.accepted(record))
+    }
+
+    public func attempts(forName fileName: String) -> DeliveryAttempts? {
+        lock.withLock { attemptsByName[fileName] }
+    }
+
+    public func allAttempts() -> [DeliveryAttempts] {
+        lock.withLock { Array(attemptsByName.values) }
+    }
+
+    public func recordAttempts(_ attempts: DeliveryAttempts) throws {
+        try append(.attempts(attempts))
+    }
+
+    public func releaseAttempts(forName fileName: String) throws {
+        try append(.released(fileName: fileName))
+    }
+
+    /// Appends one line to the journal and applies it in memory.
+    private func append(_ line: StateLine) throws {
         guard !readOnly else {
             throw StateFileError(path: path, kind: .unwritable, detail: "opened read-only")
         }
@@ -110,10 +132,23 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             guard let journal else {
                 throw StateFileError(path: path, kind: .unwritable, detail: "the state was closed")
             }
-            try journal.append(Array(StateRecordCodec.encode(record).utf8))
-            records[record.digest] = record
+            try journal.append(Array(StateRecordCodec.encode(line).utf8))
+            apply(line)
             journalRecordCount += 1
             hasUnsyncedRecords = true
+        }
+    }
+
+    /// Applies one line to the in-memory state, as recording and loading both do.
+    private func apply(_ line: StateLine) {
+        switch line {
+        case .accepted(let record):
+            records[record.digest] = record
+            if !attemptsByName.isEmpty { attemptsByName[record.fileName] = nil }
+        case .attempts(let attempts):
+            attemptsByName[attempts.fileName] = attempts
+        case .released(let fileName):
+            attemptsByName[fileName] = nil
         }
     }
 
@@ -142,6 +177,9 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         for record in records.values {
             text += StateRecordCodec.encode(record)
         }
+        for attempts in attemptsByName.values {
+            text += StateRecordCodec.encode(attempts)
+        }
         try AtomicFileWriter.write(Data(text.utf8), to: path)
         guard let journal else { return }
         try journal.truncate(to: 0)
@@ -164,23 +202,31 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     /// Only a journal may end in a torn line (no newline) or a run of NUL bytes, which is what a
     /// crash or power cut mid-append leaves; anywhere else a bad line is corruption.
     private func parse(_ contents: Data, path: String, isJournal: Bool) throws -> (records: Int, validBytes: Int) {
-        try Self.parse(contents, path: path, isJournal: isJournal) { self.records[$0.digest] = $0 }
+        try Self.parse(contents, path: path, isJournal: isJournal) { self.apply($0) }
     }
 
     private static func parse(_ contents: Data, path: String, isJournal: Bool,
-                              into add: (ForwardRecord) -> Void) throws -> (records: Int, validBytes: Int) {
+                              into add: (StateLine) -> Void) throws -> (records: Int, validBytes: Int) {
         try contents.withUnsafeBytes { raw -> (Int, Int) in
             let bytes = raw.bindMemory(to: UInt8.self)
             let newline = UInt8(ascii: "\n")
             guard let headerEnd = bytes.firstIndex(of: newline),
-                  String(decoding: UnsafeBufferPointer(rebasing: bytes[..<headerEnd]), as: UTF8.self)
-                    .trimmingCharacters(in: .whitespaces) == StateRecordCodec.header else {
+                  StateRecordCodec.readableHeaders.contains(
+                      String(decoding: UnsafeBufferPointer(rebasing: bytes[..<headerEnd]), as: UTF8.self)
+                          .trimmingCharacters(in: .whitespaces)) else {
                 // A journal torn while its header was being written holds no records yet.
                 if isJournal, bytes.firstIndex(of: newline) == nil || bytes.allSatisfy({ $0 == 0 }) {
                     return (0, 0)
                 }
                 let firstLine = String(decoding: bytes.prefix(60), as: UTF8.self)
                     .split(separator: "\n").first.map(String.init) ?? ""
+                let formatName = "BLASTWARE-FORWARDER-STATE "
+                if firstLine.hasPrefix(formatName) {
+                    let version = String(firstLine.dropFirst(formatName.count)).trimmingCharacters(in: .whitespaces)
+                    throw StateFileError(path: path, kind: .unsupportedVersion(version),
+                                         detail: "it is version \(version) of the state format, written by another "
+                                             + "release of the forwarder; this release reads versions 2 and 3")
+                }
                 throw StateFileError(path: path, kind: .unknownFormat,
                                      detail: "its first line is \"\(firstLine)\", not \"\(StateRecordCodec.header)\"")
             }
@@ -195,7 +241,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
                     throw StateFileError(path: path, kind: .corruptLine(lineNumber), detail: "the last line is cut short")
                 }
                 let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd])
-                guard let record = StateRecordCodec.decode(line) else {
+                guard let record = StateRecordCodec.decodeLine(line) else {
                     let rest = UnsafeBufferPointer(rebasing: bytes[lineStart...])
                     if isJournal, rest.allSatisfy({ $0 == 0 || $0 == newline }) { return (count, lineStart) }
                     throw StateFileError(path: path, kind: .corruptLine(lineNumber),

@@ -149,7 +149,7 @@ struct EventForwarderTests {
         #expect(world.uploader.requests.first?.report == nil)
     }
 
-    @Test("Upload: rejected and failed uploads are not recorded and are tried again")
+    @Test("Upload: rejected and failed uploads are not recorded; each backs off, then is tried again")
     func notRecordedOnFailure() async throws {
         let world = try ForwarderWorld(answer: { request in
             request.binary.name == eventName(1)
@@ -163,6 +163,14 @@ struct EventForwarderTests {
         #expect(report.rejected == 1)
         #expect(report.failed == 1)
         #expect(world.store?.count == 0)
+        let rejected = try #require(world.store?.attempts(forName: eventName(1)))
+        let failed = try #require(world.store?.attempts(forName: eventName(2)))
+        #expect((rejected.failures, rejected.rejections, failed.failures, failed.rejections) == (1, 1, 1, 0))
+        #expect(rejected.nextAttemptAt > world.clock.now() && failed.nextAttemptAt > world.clock.now())
+        let waiting = try await forwarder.runPass()
+        #expect(waiting.skips[.backingOff] == 2)
+        #expect(world.uploader.requests.count == 2)
+        world.clock.advance(by: RetryPolicy().baseDelay)
         _ = try await forwarder.runPass()
         #expect(world.uploader.requests.count == 4)
     }

@@ -28,6 +28,56 @@ struct FileStateStoreTests {
         #expect(reopened.record(for: record(8).digest) == record(8, hadReport: false))
     }
 
+    func attempts(_ index: Int, quarantined: Bool = false) -> DeliveryAttempts {
+        let accepted = record(index)
+        return DeliveryAttempts(fileName: accepted.fileName, digest: accepted.digest, fingerprint: accepted.fingerprint!,
+                                failures: 2, rejections: quarantined ? 5 : 1, lastAttemptAt: FileTime(secondsSince1970: 100),
+                                nextAttemptAt: FileTime(secondsSince1970: 160), quarantined: quarantined,
+                                lastError: "HTTP 503: busy")
+    }
+
+    @Test("State: attempts survive reopening and compaction; acceptance and release forget them")
+    func attemptsPersist() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("state")
+        do {
+            let store = try FileStateStore(path: path, compactionMinimum: 1_000)
+            for index in 0..<4 { try store.recordAttempts(attempts(index, quarantined: index == 3)) }
+            try store.record(record(0))
+            try store.releaseAttempts(forName: eventName(1))
+            try store.sync()
+        }
+        let reopened = try FileStateStore(path: path, compactionMinimum: 1)
+        #expect(Set(reopened.allAttempts().map(\.fileName)) == [eventName(2), eventName(3)])
+        #expect(reopened.attempts(forName: eventName(3)) == attempts(3, quarantined: true))
+        #expect(reopened.loadSummary.journalRecords == 6)
+        try reopened.recordAttempts(attempts(5))
+        try reopened.sync()
+        try reopened.close()
+        let snapshot = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(snapshot.hasPrefix("BLASTWARE-FORWARDER-STATE 3\n"))
+        let compacted = try FileStateStore(path: path, readOnly: true)
+        #expect(compacted.loadSummary.journalRecords == 0, "compaction emptied the journal")
+        #expect(Set(compacted.allAttempts().map(\.fileName)) == [eventName(2), eventName(3), eventName(5)])
+        #expect(compacted.count == 1)
+    }
+
+    @Test("State: a version-2 file loads as it is; a newer version is refused by name")
+    func versions() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("state")
+        let versionTwo = "BLASTWARE-FORWARDER-STATE 2\n" + StateRecordCodec.encode(record(1))
+        try versionTwo.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try FileStateStore(path: path).record(for: record(1).digest) == record(1))
+        let newer = "BLASTWARE-FORWARDER-STATE 9\n" + StateRecordCodec.encode(record(1))
+        try newer.write(toFile: path, atomically: true, encoding: .utf8)
+        try? FileManager.default.removeItem(atPath: path + ".journal")
+        let error = try #require(throws: StateFileError.self) { try FileStateStore(path: path) }
+        #expect(error.kind == .unsupportedVersion("9"))
+        #expect(error.description.contains("version 9"))
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == newer, "a refused state is left as it was")
+    }
+
     @Test("State: a record is on disk as soon as it is recorded, before any sync")
     func appendedImmediately() throws {
         let folder = try TemporaryFolder()

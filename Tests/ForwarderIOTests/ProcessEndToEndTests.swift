@@ -1,4 +1,5 @@
 import ForwarderCore
+import ForwarderIO
 import Foundation
 import Hummingbird
 import NIOCore
@@ -142,8 +143,9 @@ struct ProcessEndToEndTests {
                                      "--url", "http://127.0.0.1:9", "--timeout-seconds", "5"])
         #expect(result.status == 1)
         #expect(result.standardOutput.contains("errors=1"))
-        let journal = try String(contentsOfFile: folder.file("state.journal"), encoding: .utf8)
-        #expect(journal.split(separator: "\n").count == 1, "only the header: nothing was accepted")
+        let state = try FileStateStore(path: folder.file("state"), readOnly: true)
+        #expect(state.count == 0, "nothing was accepted")
+        #expect(state.allAttempts().map(\.fileName) == [eventName(1)], "the failure is remembered for its backoff")
     }
 
     @Test("Config: a bad value from config.ini, the environment or a flag exits 2 naming the key and value")

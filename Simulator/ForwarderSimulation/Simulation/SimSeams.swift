@@ -30,9 +30,35 @@ public final class SimClock: ForwarderClock {
 public final class SimStateStore: ForwardStateStore {
     private struct State {
         var durable: [EventDigest: ForwardRecord] = [:]
-        var unsynced: [ForwardRecord] = []
+        var durableAttempts: [String: DeliveryAttempts] = [:]
+        var unsynced: [StateLine] = []
         var lostToCrashes = 0
         var syncsSuppressed = false
+
+        /// The attempts after the unsynced lines, as a reader of the state sees them.
+        func attempts(forName fileName: String) -> DeliveryAttempts? {
+            for line in unsynced.reversed() {
+                switch line {
+                case .accepted(let record) where record.fileName == fileName: return nil
+                case .attempts(let attempts) where attempts.fileName == fileName: return attempts
+                case .released(let name) where name == fileName: return nil
+                default: continue
+                }
+            }
+            return durableAttempts[fileName]
+        }
+
+        mutating func apply(_ line: StateLine) {
+            switch line {
+            case .accepted(let record):
+                durable[record.digest] = record
+                durableAttempts[record.fileName] = nil
+            case .attempts(let attempts):
+                durableAttempts[attempts.fileName] = attempts
+            case .released(let fileName):
+                durableAttempts[fileName] = nil
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -45,26 +71,47 @@ public final class SimStateStore: ForwardStateStore {
 
     public func record(for digest: EventDigest) -> ForwardRecord? {
         state.withLock { state in
-            state.unsynced.last { $0.digest == digest } ?? state.durable[digest]
+            for case .accepted(let record) in state.unsynced.reversed() where record.digest == digest { return record }
+            return state.durable[digest]
         }
     }
 
     public func allRecords() -> [ForwardRecord] {
         state.withLock { state in
             var merged = state.durable
-            for record in state.unsynced { merged[record.digest] = record }
+            for case .accepted(let record) in state.unsynced { merged[record.digest] = record }
             return merged.values.sorted { $0.digest < $1.digest }
         }
     }
 
     public func record(_ record: ForwardRecord) throws {
-        state.withLock { $0.unsynced.append(record) }
+        state.withLock { $0.unsynced.append(.accepted(record)) }
+    }
+
+    public func attempts(forName fileName: String) -> DeliveryAttempts? {
+        state.withLock { $0.attempts(forName: fileName) }
+    }
+
+    public func allAttempts() -> [DeliveryAttempts] {
+        state.withLock { state in
+            var merged = state
+            for line in state.unsynced { merged.apply(line) }
+            return merged.durableAttempts.values.sorted { $0.fileName < $1.fileName }
+        }
+    }
+
+    public func recordAttempts(_ attempts: DeliveryAttempts) throws {
+        state.withLock { $0.unsynced.append(.attempts(attempts)) }
+    }
+
+    public func releaseAttempts(forName fileName: String) throws {
+        state.withLock { $0.unsynced.append(.released(fileName: fileName)) }
     }
 
     public func sync() throws {
         state.withLock { state in
             guard !state.syncsSuppressed else { return }
-            for record in state.unsynced { state.durable[record.digest] = record }
+            for line in state.unsynced { state.apply(line) }
             state.unsynced.removeAll()
         }
     }
@@ -72,7 +119,11 @@ public final class SimStateStore: ForwardStateStore {
     public var count: Int {
         state.withLock { state in
             let durable = state.durable
-            return durable.count + Set(state.unsynced.map(\.digest).filter { durable[$0] == nil }).count
+            var unsyncedNew: Set<EventDigest> = []
+            for case .accepted(let record) in state.unsynced where durable[record.digest] == nil {
+                unsyncedNew.insert(record.digest)
+            }
+            return durable.count + unsyncedNew.count
         }
     }
 
@@ -82,12 +133,12 @@ public final class SimStateStore: ForwardStateStore {
         state.withLock { $0.syncsSuppressed = true }
     }
 
-    /// Loses every record since the last sync; returns how many were lost.
+    /// Loses every line since the last sync; returns how many acceptances were lost.
     @discardableResult
     public func crash() -> Int {
         state.withLock { state in
             state.syncsSuppressed = false
-            let lost = state.unsynced.count
+            let lost = state.unsynced.count { if case .accepted = $0 { true } else { false } }
             state.lostToCrashes += lost
             state.unsynced.removeAll()
             return lost

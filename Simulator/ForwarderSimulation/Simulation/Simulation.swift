@@ -181,9 +181,11 @@ public struct Simulation: Sendable {
                                 simulatedDuration: clock.now() - startedAt)
     }
 
-    /// Nothing left to do: no upload was needed and nothing waits but events that never settle.
+    /// Nothing left to do: no upload was needed and nothing waits but events that never settle
+    /// or that are quarantined (those wait for an operator, not for time).
     private func isSettled(_ report: PassReport, scenario: SimulationScenario) -> Bool {
         report.pending == 0 && report.errors == 0
+            && (report.skips[.backingOff] ?? 0) == 0
             && (report.skips[.awaitingReport] ?? 0) == 0
             && (report.skips[.binaryNotQuiescent] ?? 0) == 0
             && (report.skips[.reportNotQuiescent] ?? 0) == 0
