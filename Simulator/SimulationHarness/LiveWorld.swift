@@ -131,7 +131,7 @@ public struct LiveWorld: Sendable {
         let server = try await MockSFMServer.start(
             configuration: MockSFM.Configuration(seed: options.seed, retainsReportText: false), faultPlan: options.faultPlan)
         let store = try FileStateStore(path: (root as NSString).appendingPathComponent("forward.state"))
-        let uploader = LoggingUploader(HTTPEventUploader(baseURL: server.baseURL, serialHint: nil,
+        let uploader = LoggingUploader(try HTTPEventUploader(baseURL: server.baseURL, serialHint: nil,
                                                          requestTimeout: options.requestTimeout))
         let forwarder = EventForwarder(folder: LocalEventFolder(path: folderPath), uploader: uploader, store: store,
                                        clock: SystemClock(), policy: options.policy,

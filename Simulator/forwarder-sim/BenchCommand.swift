@@ -345,7 +345,7 @@ struct BenchRunner {
     private func forwardEverything(folderPath: String, statePath: String) async throws -> (PassReport, Duration) {
         BenchWorkloads.removeState(at: statePath)
         let server = try await MockSFMServer.start(configuration: MockSFM.Configuration(seed: seed, retainsReportText: false))
-        let uploader = HTTPEventUploader(baseURL: server.baseURL, serialHint: nil, requestTimeout: .seconds(60))
+        let uploader = try HTTPEventUploader(baseURL: server.baseURL, serialHint: nil, requestTimeout: .seconds(60))
         do {
             let (forwarder, store) = try BenchWorkloads.openForwarder(folder: folderPath, statePath: statePath, uploader: uploader)
             let result = try await BenchWorkloads.timedPass(forwarder)

@@ -20,11 +20,21 @@ public struct ForwarderSettings: Hashable, Sendable {
     public var uploadConcurrency: Int
     /// The production default of `uploadConcurrency` (`SFM_UPLOAD_CONCURRENCY`).
     public static let defaultUploadConcurrency = 4
+    public var retryPolicy: RetryPolicy
+    /// PEM certificates trusted for an `https` server, instead of the system's roots.
+    public var certificateAuthorityFile: String?
+    /// Sent as `Authorization: Bearer …`; never logged or shown.
+    public var bearerToken: BearerToken?
 
     public init(watchFolder: String, forwardingEnabled: Bool, serverURL: String?, passInterval: Duration,
                 policy: ScanPolicy, requestTimeout: Duration, statePath: String, serialHint: String?,
-                logFormat: LogFormat, uploadConcurrency: Int = defaultUploadConcurrency) {
+                logFormat: LogFormat, uploadConcurrency: Int = defaultUploadConcurrency,
+                retryPolicy: RetryPolicy = RetryPolicy(), certificateAuthorityFile: String? = nil,
+                bearerToken: BearerToken? = nil) {
         self.uploadConcurrency = uploadConcurrency
+        self.retryPolicy = retryPolicy
+        self.certificateAuthorityFile = certificateAuthorityFile
+        self.bearerToken = bearerToken
         self.watchFolder = watchFolder
         self.forwardingEnabled = forwardingEnabled
         self.serverURL = serverURL
@@ -35,6 +45,17 @@ public struct ForwarderSettings: Hashable, Sendable {
         self.serialHint = serialHint
         self.logFormat = logFormat
     }
+}
+
+/// A secret that prints as `<redacted>`, so logging settings or errors cannot leak it.
+public struct BearerToken: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// The token itself, for the `Authorization` header only.
+    public let secret: String
+
+    public init(_ secret: String) { self.secret = secret }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
 }
 
 /// One source of setting values, named for messages ("config.ini", "environment", "command line").
@@ -82,6 +103,12 @@ public enum SettingsResolver {
         case serialHint = "SFM_SERIAL_HINT"
         case logFormat = "SFM_LOG_FORMAT"
         case uploadConcurrency = "SFM_UPLOAD_CONCURRENCY"
+        case retryBaseSeconds = "SFM_RETRY_BASE_SECONDS"
+        case retryMaximumSeconds = "SFM_RETRY_MAX_SECONDS"
+        case quarantineAfterRejections = "SFM_QUARANTINE_AFTER_REJECTIONS"
+        case circuitBreakerFailures = "SFM_CIRCUIT_BREAKER_FAILURES"
+        case certificateAuthorityFile = "SFM_CA_FILE"
+        case bearerToken = "SFM_API_TOKEN"
 
         public var defaultValue: String? {
             switch self {
@@ -98,6 +125,11 @@ public enum SettingsResolver {
             case .serialHint: return nil
             case .logFormat: return "text"
             case .uploadConcurrency: return "\(ForwarderSettings.defaultUploadConcurrency)"
+            case .retryBaseSeconds: return "30"
+            case .retryMaximumSeconds: return "3600"
+            case .quarantineAfterRejections: return "5"
+            case .circuitBreakerFailures: return "5"
+            case .certificateAuthorityFile, .bearerToken: return nil
             }
         }
     }
@@ -165,6 +197,26 @@ public enum SettingsResolver {
             throw SettingsError(key: Key.statePath.rawValue, value: raw(.statePath)?.value ?? "",
                                 source: raw(.statePath)?.source ?? "default", allowed: "a file path")
         }
+        let retryBase = try seconds(.retryBaseSeconds, minimum: 0, allowZero: false)
+        let retryMaximum = try seconds(.retryMaximumSeconds, minimum: 0, allowZero: false)
+        guard retryMaximum >= retryBase else {
+            let entry = raw(.retryMaximumSeconds)!
+            throw SettingsError(key: Key.retryMaximumSeconds.rawValue, value: entry.value, source: entry.source,
+                                allowed: "at least \(Key.retryBaseSeconds.rawValue) (\(raw(.retryBaseSeconds)!.value))")
+        }
+        let retryPolicy = RetryPolicy(
+            baseDelay: retryBase, maximumDelay: retryMaximum,
+            quarantineAfterRejections: try integer(.quarantineAfterRejections, range: 1...1_000,
+                                                   allowed: "a whole number from 1 to 1000"),
+            circuitBreakerFailures: try integer(.circuitBreakerFailures, range: 1...1_000,
+                                                allowed: "a whole number from 1 to 1000"))
+        let token = text(.bearerToken)
+        if let token, token.contains(where: { $0.isWhitespace || $0.isNewline }) || !token.allSatisfy(\.isASCII) {
+            // The value is a secret: the message describes it instead of repeating it.
+            throw SettingsError(key: Key.bearerToken.rawValue, value: "<\(token.count) characters, not shown>",
+                                source: raw(.bearerToken)!.source,
+                                allowed: "a token of printable ASCII without spaces")
+        }
         let policy = ScanPolicy(
             quiescencePeriod: try seconds(.quiescenceSeconds, minimum: 0, allowZero: true),
             reportGracePeriod: try seconds(.reportGraceSeconds, minimum: 0, allowZero: true),
@@ -175,7 +227,9 @@ public enum SettingsResolver {
             passInterval: try seconds(.passIntervalSeconds, minimum: 0, allowZero: false),
             policy: policy,
             requestTimeout: try seconds(.requestTimeoutSeconds, minimum: 0, allowZero: false),
-            statePath: statePath, serialHint: text(.serialHint), logFormat: logFormat, uploadConcurrency: concurrency)
+            statePath: statePath, serialHint: text(.serialHint), logFormat: logFormat, uploadConcurrency: concurrency,
+            retryPolicy: retryPolicy, certificateAuthorityFile: text(.certificateAuthorityFile),
+            bearerToken: token.map(BearerToken.init))
     }
 
     /// Python configparser's boolean words, which series3-watcher's config.ini uses.

@@ -189,15 +189,25 @@ public struct UploadProblem: Hashable, Sendable, CustomStringConvertible {
 /// Turns an HTTP reply into an outcome for the binary that was uploaded.
 public enum ImportReplyClassifier {
     /// Statuses that say "not now" rather than "no": retried later.
+    ///
+    /// 401, 403 and 407 say the forwarder's credentials are wrong, not the event: counting them
+    /// as refusals would quarantine every event while a token is being fixed, so they are retried
+    /// and open the circuit breaker instead.
     public static func isRetryable(status: Int) -> Bool {
-        status == 408 || status == 429 || (500...599).contains(status)
+        status == 408 || status == 429 || (500...599).contains(status) || isCredentialProblem(status: status)
+    }
+
+    /// 401, 403 and 407: the server or a proxy does not accept the forwarder's credentials.
+    public static func isCredentialProblem(status: Int) -> Bool {
+        status == 401 || status == 403 || status == 407
     }
 
     public static func classify(status: Int, retryAfterHeader: String?, body: Data,
                                 binaryName: String) -> UploadOutcome {
         let excerpt = Self.excerpt(body)
         guard (200...299).contains(status) else {
-            let problem = UploadProblem(kind: .httpStatus(status), detail: excerpt,
+            let detail = isCredentialProblem(status: status) ? "check SFM_API_TOKEN: \(excerpt)" : excerpt
+            let problem = UploadProblem(kind: .httpStatus(status), detail: detail,
                                         retryAfter: retryAfterHeader.flatMap(Self.retryAfter))
             return isRetryable(status: status) ? .failed(problem) : .rejected(problem)
         }

@@ -17,9 +17,13 @@ public struct ForwarderService: Sendable {
     /// Where the last pass's report is kept for `status`.
     public var lastPassPath: String { settings.statePath + ".last-pass.json" }
 
+    /// Where `retry` leaves releases for a running forwarder.
+    public var releaseRequests: ReleaseRequestBox { ReleaseRequestBox(statePath: settings.statePath) }
+
     /// One pass; returns its report (the caller decides the exit code).
     public func runOnce(dryRun: Bool) async throws -> PassReport {
         try await withForwarder(dryRun: dryRun) { forwarder in
+            try applyReleaseRequests(to: forwarder.store)
             let report = try await forwarder.runPass()
             try saveLastPass(report)
             logger.info("pass finished", metadata: ["pass.summary": "\(report.summary)"])
@@ -31,9 +35,9 @@ public struct ForwarderService: Sendable {
     public func run(dryRun: Bool, stop: StopSignal) async throws {
         try await withForwarder(dryRun: dryRun) { forwarder in
             try await Self.runLoop(forwarder: forwarder, clock: SystemClock(), interval: settings.passInterval,
-                                   stop: stop, logger: logger) { report in
-                try saveLastPass(report)
-            }
+                                   stop: stop, logger: logger,
+                                   beforePass: { try applyReleaseRequests(to: forwarder.store) },
+                                   afterPass: { report in try saveLastPass(report) })
         }
     }
 
@@ -43,10 +47,11 @@ public struct ForwarderService: Sendable {
     /// interval; only a state that cannot be written ends the loop, since forwarding without
     /// recording would upload everything again after a restart.
     public static func runLoop(forwarder: EventForwarder, clock: any ForwarderClock, interval: Duration,
-                               stop: StopSignal, logger: Logger,
+                               stop: StopSignal, logger: Logger, beforePass: @Sendable () throws -> Void = {},
                                afterPass: @Sendable (PassReport) throws -> Void) async throws {
         while !stop.isRequested {
             do {
+                try beforePass()
                 let report = try await withThrowingTaskGroup(of: PassReport?.self) { group in
                     group.addTask { try await forwarder.runPass() }
                     group.addTask {
@@ -89,22 +94,56 @@ public struct ForwarderService: Sendable {
         return report
     }
 
+    /// Releases quarantined or backing-off events so the next pass tries them.
+    ///
+    /// When no forwarder holds the state, the release is written to it at once; when one does,
+    /// it is left as a request that the running forwarder applies before its next pass.
+    public func release(_ selection: ReleaseSelection) throws -> ReleaseResult {
+        let store: FileStateStore
+        do {
+            store = try FileStateStore(path: settings.statePath)
+        } catch let error as StateFileError where error.kind == .lockedByAnotherProcess {
+            let waiting = try FileStateStore(path: settings.statePath, readOnly: true).allAttempts()
+            let preview = ReleaseRequestBox.select(selection, from: waiting)
+            if !preview.released.isEmpty { _ = try releaseRequests.submit(selection) }
+            return ReleaseResult(outcome: preview, appliedNow: false)
+        }
+        let outcome = try ReleaseRequestBox.release(selection, in: store)
+        try store.close()
+        return ReleaseResult(outcome: outcome, appliedNow: true)
+    }
+
+    /// Applies releases that `retry` left while this forwarder held the state.
+    private func applyReleaseRequests(to store: any ForwardStateStore) throws {
+        let outcome = try releaseRequests.applyPending(to: store)
+        if !outcome.released.isEmpty {
+            logger.notice("released by `event-forwarder retry`; tried at this pass",
+                          metadata: ["events": "\(outcome.released.joined(separator: ", "))"])
+        }
+    }
+
     /// What the state holds, how the last pass went and how much is waiting, without locking
     /// the state, so it works beside a running forwarder.
     public func status() throws -> ForwarderStatus {
         let store = try FileStateStore(path: settings.statePath, readOnly: true)
         let records = store.allRecords()
+        let attempts = store.allAttempts()
         var status = ForwarderStatus(statePath: settings.statePath, watchFolder: settings.watchFolder,
                                      forwardingEnabled: settings.forwardingEnabled,
                                      recordedEvents: records.count,
                                      recordedWithoutReport: records.lazy.filter { !$0.hadReport }.count)
+        let waiting = attempts.sorted { ($0.quarantined ? 0 : 1, $0.fileName) < ($1.quarantined ? 0 : 1, $1.fileName) }
+            .map(WaitingEvent.init)
+        status.quarantined = waiting.filter(\.quarantined)
+        status.backingOff = waiting.filter { !$0.quarantined }
         if let data = try? Data(contentsOf: URL(fileURLWithPath: lastPassPath)) {
             status.lastPass = try? JSONDecoder().decode(PassReport.self, from: data)
         }
         do {
             let entries = try LocalEventFolder(path: settings.watchFolder).listEntries()
             let plan = ScanPlanner.plan(entries: entries, now: SystemClock().now(), policy: settings.policy,
-                                        cache: DigestCache(records: records), acceptedRecord: { store.record(for: $0) })
+                                        cache: DigestCache(records: records), acceptedRecord: { store.record(for: $0) },
+                                        deliveryAttempts: { store.attempts(forName: $0) })
             status.backlog = plan.candidates.count
             status.waiting = plan.skips
         } catch {
@@ -124,19 +163,29 @@ public struct ForwarderService: Sendable {
         guard let serverURL = settings.serverURL else {
             throw ServiceError.noServerURL
         }
-        let store = try FileStateStore(path: settings.statePath)
+        let uploader = try HTTPEventUploader(baseURL: serverURL, serialHint: settings.serialHint,
+                                             requestTimeout: settings.requestTimeout,
+                                             maximumConnections: settings.uploadConcurrency,
+                                             certificateAuthorityFile: settings.certificateAuthorityFile,
+                                             bearerToken: settings.bearerToken)
+        let store: FileStateStore
+        do { store = try FileStateStore(path: settings.statePath) } catch {
+            await uploader.shutdown()
+            throw error
+        }
         let summary = store.loadSummary
         logger.info("state loaded", metadata: [
             "state.path": "\(settings.statePath)", "state.records": "\(store.count)",
             "state.journal_records": "\(summary.journalRecords)", "state.torn_bytes": "\(summary.tornTailBytes)",
             "state.imported_v1": "\(summary.importedVersionOneRecords)"])
-        let uploader = HTTPEventUploader(baseURL: serverURL, serialHint: settings.serialHint,
-                                         requestTimeout: settings.requestTimeout,
-                                         maximumConnections: settings.uploadConcurrency)
+        let retrySeed = UInt64.random(in: .min ... .max)
+        logger.info("retry jitter seeded", metadata: ["retry.seed": "\(retrySeed)",
+                                                      "state.waiting": "\(store.allAttempts().count)"])
         let forwarder = EventForwarder(folder: LocalEventFolder(path: settings.watchFolder), uploader: uploader,
                                        store: store, clock: SystemClock(), policy: settings.policy,
                                        serialHint: settings.serialHint, dryRun: dryRun,
-                                       uploadConcurrency: settings.uploadConcurrency, logger: logger)
+                                       uploadConcurrency: settings.uploadConcurrency,
+                                       retryPolicy: settings.retryPolicy, retrySeed: retrySeed, logger: logger)
         do {
             let result = try await body(forwarder)
             await uploader.shutdown()
@@ -181,4 +230,36 @@ public struct ForwarderStatus: Sendable, Codable {
     /// Entries not ready, by reason (still being written, awaiting report, too old, noise…).
     public var waiting: [SkipReason: Int]?
     public var folderProblem: String?
+    /// Events the server refused too often; `event-forwarder retry` releases them.
+    public var quarantined: [WaitingEvent] = []
+    /// Events whose last upload failed, waiting for their next attempt.
+    public var backingOff: [WaitingEvent] = []
+}
+
+/// One event that is quarantined or backing off, as `status` shows it.
+public struct WaitingEvent: Sendable, Codable, Hashable {
+    public var fileName: String
+    public var quarantined: Bool
+    public var failures: Int
+    public var rejections: Int
+    public var lastAttemptAt: FileTime
+    public var nextAttemptAt: FileTime
+    public var lastError: String
+
+    init(_ attempts: DeliveryAttempts) {
+        fileName = attempts.fileName
+        quarantined = attempts.quarantined
+        failures = attempts.failures
+        rejections = attempts.rejections
+        lastAttemptAt = attempts.lastAttemptAt
+        nextAttemptAt = attempts.nextAttemptAt
+        lastError = attempts.lastError
+    }
+}
+
+/// What `event-forwarder retry` did.
+public struct ReleaseResult: Sendable {
+    public var outcome: ReleaseOutcome
+    /// True when the state was changed now; false when a running forwarder applies it at its next pass.
+    public var appliedNow: Bool
 }

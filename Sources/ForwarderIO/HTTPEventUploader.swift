@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import ForwarderCore
 import Foundation
 import NIOCore
+import NIOSSL
 
 /// Uploads import requests to the SFM server over HTTP(S) with AsyncHTTPClient.
 ///
@@ -11,20 +12,39 @@ public final class HTTPEventUploader: EventUploader {
     public let baseURL: String
     public let serialHint: String?
     public let requestTimeout: Duration
+    private let authorization: String?
     private let client: HTTPClient
     /// The largest reply body read; a real reply is a few hundred bytes.
     private static let replyByteLimit = 1 << 20
 
-    public init(baseURL: String, serialHint: String?, requestTimeout: Duration, maximumConnections: Int = 8) {
+    /// - Parameters:
+    ///   - certificateAuthorityFile: PEM certificates to trust instead of the system's roots, for
+    ///     a server with a private CA; verification stays on either way.
+    ///   - bearerToken: sent as `Authorization: Bearer` with every upload.
+    /// - Throws: `UploaderSetupError` when the certificate file cannot be read.
+    public init(baseURL: String, serialHint: String?, requestTimeout: Duration, maximumConnections: Int = 8,
+                certificateAuthorityFile: String? = nil, bearerToken: BearerToken? = nil) throws {
         self.baseURL = baseURL
         self.serialHint = serialHint
         self.requestTimeout = requestTimeout
+        self.authorization = bearerToken.map { "Bearer " + $0.secret }
         let timeout = TimeAmount.nanoseconds(requestTimeout.wholeNanoseconds)
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: min(timeout, .seconds(10)), read: timeout),
             connectionPool: .init(idleTimeout: .seconds(60),
                                   concurrentHTTP1ConnectionsPerHostSoftLimit: maximumConnections))
         configuration.httpVersion = .http1Only
+        if let certificateAuthorityFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                let certificates = try NIOSSLCertificate.fromPEMFile(certificateAuthorityFile)
+                guard !certificates.isEmpty else { throw UploaderSetupError.noCertificates }
+                tls.trustRoots = .certificates(certificates)
+            } catch {
+                throw UploaderSetupError.unusableCertificateFile(path: certificateAuthorityFile, detail: "\(error)")
+            }
+            configuration.tlsConfiguration = tls
+        }
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -41,6 +61,7 @@ public final class HTTPEventUploader: EventUploader {
         httpRequest.headers.add(name: "Content-Type", value: body.contentType)
         httpRequest.headers.add(name: "Accept", value: "application/json")
         httpRequest.headers.add(name: "User-Agent", value: ImportContract.userAgent)
+        if let authorization { httpRequest.headers.add(name: "Authorization", value: authorization) }
         httpRequest.body = .bytes(ByteBuffer(bytes: body.bytes))
         do {
             let response = try await client.execute(httpRequest, timeout: .nanoseconds(requestTimeout.wholeNanoseconds))
@@ -59,6 +80,21 @@ public final class HTTPEventUploader: EventUploader {
             return .failed(UploadProblem(kind: .transport, detail: "cancelled"))
         } catch {
             return .failed(UploadProblem(kind: .transport, detail: "\(error)"))
+        }
+    }
+}
+
+/// Why the uploader could not be set up; a settings problem, so the command exits 2.
+public enum UploaderSetupError: Error, CustomStringConvertible {
+    case noCertificates
+    case unusableCertificateFile(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .noCertificates:
+            return "the file holds no PEM certificate"
+        case .unusableCertificateFile(let path, let detail):
+            return "invalid SFM_CA_FILE=\"\(path)\": cannot read PEM certificates from it (\(detail))"
         }
     }
 }

@@ -14,7 +14,7 @@ struct EventForwarderCommand: AsyncParsableCommand {
         discussion: "Settings come from --config (series3-watcher's config.ini keys), then environment "
             + "variables of the same names, then flags; later sources win. Exit codes: 0 done, "
             + "1 a pass or upload failed, 2 a setting, an argument or the state file is unusable.",
-        subcommands: [Run.self, Once.self, SeedState.self, Status.self]
+        subcommands: [Run.self, Once.self, SeedState.self, Status.self, Retry.self]
     )
 
     /// Runs the chosen command; usage errors exit 2 like bad settings, not ArgumentParser's 64.
@@ -66,6 +66,16 @@ struct SettingsOptions: ParsableArguments {
     var logFormat: String?
     @Option(help: "Uploads in flight at once (SFM_UPLOAD_CONCURRENCY, default 4).")
     var uploadConcurrency: String?
+    @Option(help: "Backoff ceiling after a first failed upload, doubling per failure (SFM_RETRY_BASE_SECONDS, default 30).")
+    var retryBaseSeconds: String?
+    @Option(help: "Largest backoff ceiling (SFM_RETRY_MAX_SECONDS, default 3600).")
+    var retryMaxSeconds: String?
+    @Option(help: "Refusals after which an event is quarantined (SFM_QUARANTINE_AFTER_REJECTIONS, default 5).")
+    var quarantineAfterRejections: String?
+    @Option(help: "Failed uploads in a row that stop a pass until a probe succeeds (SFM_CIRCUIT_BREAKER_FAILURES, default 5).")
+    var circuitBreakerFailures: String?
+    @Option(help: "PEM certificate authorities to trust for an https server (SFM_CA_FILE); SFM_API_TOKEN has no flag.")
+    var caFile: String?
 
     var flagValues: [(key: SettingsResolver.Key, flag: String, value: String)] {
         let pairs: [(SettingsResolver.Key, String, String?)] = [
@@ -79,6 +89,11 @@ struct SettingsOptions: ParsableArguments {
             (.passIntervalSeconds, "--interval-seconds", intervalSeconds),
             (.serialHint, "--serial-hint", serialHint), (.logFormat, "--log-format", logFormat),
             (.uploadConcurrency, "--upload-concurrency", uploadConcurrency),
+            (.retryBaseSeconds, "--retry-base-seconds", retryBaseSeconds),
+            (.retryMaximumSeconds, "--retry-max-seconds", retryMaxSeconds),
+            (.quarantineAfterRejections, "--quarantine-after-rejections", quarantineAfterRejections),
+            (.circuitBreakerFailures, "--circuit-breaker-failures", circuitBreakerFailures),
+            (.certificateAuthorityFile, "--ca-file", caFile),
         ]
         return pairs.compactMap { key, flag, value in value.map { (key, flag, $0) } }
     }
@@ -126,6 +141,9 @@ func exitingOnFatalErrors<T>(_ body: () async throws -> T) async throws -> T {
         FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
         throw ExitCode(2)
     } catch let error as ServiceError {
+        FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
+        throw ExitCode(2)
+    } catch let error as UploaderSetupError {
         FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
         throw ExitCode(2)
     } catch {
@@ -225,6 +243,44 @@ extension EventForwarderCommand {
                 }
             }
             if let problem = status.folderProblem { print("folder problem:   \(problem)") }
+            print("quarantined:      \(status.quarantined.count)"
+                + (status.quarantined.isEmpty ? "" : " (release with `event-forwarder retry NAME…` or `--all`)"))
+            for event in status.quarantined.prefix(50) {
+                print("  \(event.fileName): \(event.rejections) refusals, last at \(event.lastAttemptAt): \(event.lastError)")
+            }
+            print("backing off:      \(status.backingOff.count)")
+            for event in status.backingOff.prefix(50) {
+                print("  \(event.fileName): \(event.failures) failed, next attempt \(event.nextAttemptAt): \(event.lastError)")
+            }
+            let hidden = max(0, status.quarantined.count - 50) + max(0, status.backingOff.count - 50)
+            if hidden > 0 { print("  … \(hidden) more in `status --json`") }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Release quarantined or backing-off events so the next pass uploads them.",
+            discussion: "Works beside a running forwarder: the release is then applied before its next pass.")
+        @OptionGroup var options: SettingsOptions
+        @Flag(help: "Release every quarantined and backing-off event.") var all = false
+        @Argument(help: "Event binary names, as `status` lists them.") var names: [String] = []
+
+        func validate() throws {
+            if all == !names.isEmpty {
+                throw ValidationError("give event names or --all, not both and not neither")
+            }
+        }
+
+        func run() async throws {
+            let (settings, logger) = try options.resolve()
+            let result = try await exitingOnFatalErrors {
+                try ForwarderService(settings: settings, logger: logger).release(all ? .all : .names(names))
+            }
+            let when = result.appliedNow ? "the next pass uploads it" : "the running forwarder applies this before its next pass"
+            for name in result.outcome.released { print("released \(name): \(when)") }
+            for name in result.outcome.notWaiting { print("not waiting: \(name) is neither quarantined nor backing off") }
+            if all, result.outcome.released.isEmpty { print("nothing is quarantined or backing off") }
+            if !result.outcome.notWaiting.isEmpty { throw ExitCode(1) }
         }
     }
 }

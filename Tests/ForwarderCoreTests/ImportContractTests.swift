@@ -97,12 +97,14 @@ struct ImportContractTests {
         #expect(html == .rejected(UploadProblem(kind: .nonJSONReply, detail: "<html>")))
     }
 
-    @Test("Reply: 408, 429 and 5xx are retryable, with Retry-After; other 4xx are rejections",
-          arguments: [(408, true), (429, true), (500, true), (502, true), (503, true), (400, false), (404, false), (413, false)])
+    @Test("Reply: 408, 429, 5xx and credential refusals are retryable, with Retry-After; other 4xx are rejections",
+          arguments: [(408, true), (429, true), (500, true), (502, true), (503, true), (401, true), (403, true), (407, true),
+                      (400, false), (404, false), (413, false)])
     func statusClasses(status: Int, retryable: Bool) {
         let outcome = ImportReplyClassifier.classify(status: status, retryAfterHeader: "30", body: Data("{\"detail\":\"x\"}".utf8),
                                                      binaryName: "N844L20G.630H")
-        let problem = UploadProblem(kind: .httpStatus(status), detail: "{\"detail\":\"x\"}", retryAfter: .seconds(30))
+        let detail = [401, 403, 407].contains(status) ? "check SFM_API_TOKEN: {\"detail\":\"x\"}" : "{\"detail\":\"x\"}"
+        let problem = UploadProblem(kind: .httpStatus(status), detail: detail, retryAfter: .seconds(30))
         #expect(outcome == (retryable ? .failed(problem) : .rejected(problem)))
     }
 }

@@ -2,11 +2,15 @@ import ForwarderCore
 import ForwarderIO
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import NIOCore
 import Synchronization
 import Testing
 
 /// A minimal SFM import endpoint on 127.0.0.1: answers `ok` for every file and keeps the names.
+///
+/// It can also refuse chosen binaries with an error row, demand a bearer token (401 without
+/// it) and serve https, for the hardening tests.
 final class TinyImportServer: Sendable {
     private let received: FileNameLog
     private let task: Task<Void, any Error>
@@ -20,24 +24,41 @@ final class TinyImportServer: Sendable {
 
     /// Multipart file names, in the order they arrived.
     var receivedFileNames: [String] { received.names.withLock { $0 } }
+    /// The `Authorization` header of every request, "" when absent.
+    var authorizations: [String] { received.authorizations.withLock { $0 } }
 
-    static func start() async throws -> TinyImportServer {
+    /// Binaries answered with an error row from now on.
+    func refuse(_ names: Set<String>) { received.refused.withLock { $0 = names } }
+
+    static func start(requiredToken: String? = nil,
+                      tls: (TLSConfiguration)? = nil) async throws -> TinyImportServer {
         let received = FileNameLog()
         let router = Router()
         router.post("/db/import/blastware_file") { request, _ -> Response in
+            let authorization = request.headers[.authorization] ?? ""
+            received.authorizations.withLock { $0.append(authorization) }
+            if let requiredToken, authorization != "Bearer \(requiredToken)" {
+                return Response(status: .unauthorized)
+            }
             let body = try await request.body.collect(upTo: 64 << 20)
             let text = String(decoding: body.readableBytesView, as: UTF8.self)
             let files = text.components(separatedBy: "filename=\"").dropFirst()
                 .compactMap { $0.split(separator: "\"").first.map(String.init) }
             received.names.withLock { $0 += files }
-            let rows = files.map { "{\"filename\": \"\($0)\", \"status\": \"ok\", \"inserted\": 1, \"skipped\": 0}" }
+            let refused = received.refused.withLock { $0 }
+            let rows = files.map { name in
+                refused.contains(name)
+                    ? "{\"filename\": \"\(name)\", \"status\": \"error\", \"detail\": \"unsupported file\"}"
+                    : "{\"filename\": \"\(name)\", \"status\": \"ok\", \"inserted\": 1, \"skipped\": 0}"
+            }
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
             let reply = "{\"count\": \(rows.count), \"results\": [\(rows.joined(separator: ","))]}"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: reply)))
         }
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        let app = Application(router: router, server: try tls.map { try .tls(tlsConfiguration: $0) } ?? .http1(),
+                              configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
                               logger: quietLogger)
         let task = Task { try await app.runService() }
@@ -54,6 +75,8 @@ final class TinyImportServer: Sendable {
 
 final class FileNameLog: Sendable {
     let names = Mutex<[String]>([])
+    let authorizations = Mutex<[String]>([])
+    let refused = Mutex<Set<String>>([])
 }
 
 /// Finds a product built beside the test bundle.
@@ -71,6 +94,17 @@ struct ProcessResult {
     var status: Int32
     var standardOutput: String
     var standardError: String
+}
+
+/// `runProcess` on a thread of its own, so waiting for the child does not hold one of the few
+/// threads that Swift concurrency shares with the in-process server that the child talks to.
+func runProcessOffPool(_ executable: URL, _ arguments: [String],
+                       environment: [String: String] = [:]) async throws -> ProcessResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(with: Result { try runProcess(executable, arguments, environment: environment) })
+        }.start()
+    }
 }
 
 func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {

@@ -130,7 +130,7 @@ struct SeamConformanceTests {
         let timeout = Duration.seconds(8)
 
         let server = try await MockSFMServer.start(configuration: MockSFM.Configuration(), faultPlan: plan)
-        let http = HTTPEventUploader(baseURL: server.baseURL, serialHint: nil, requestTimeout: timeout)
+        let http = try HTTPEventUploader(baseURL: server.baseURL, serialHint: nil, requestTimeout: timeout)
         let real = await http.upload(request)
         await http.shutdown()
         try await server.shutdown()

@@ -22,7 +22,7 @@ let benchmarks: @Sendable () -> Void = {
         guard let folder = fixture.folder, let scratch = fixture.scratch else { return }
         let statePath = scratch.file("state-\(benchmark.currentIteration)")
         let server = try await MockSFMServer.start(configuration: MockSFM.Configuration(seed: seed, retainsReportText: false))
-        let uploader = HTTPEventUploader(baseURL: server.baseURL, serialHint: nil, requestTimeout: .seconds(60))
+        let uploader = try HTTPEventUploader(baseURL: server.baseURL, serialHint: nil, requestTimeout: .seconds(60))
         let (forwarder, store) = try BenchWorkloads.openForwarder(folder: folder.path, statePath: statePath, uploader: uploader)
         benchmark.startMeasurement()
         let (report, elapsed) = try await BenchWorkloads.timedPass(forwarder)
