@@ -40,9 +40,13 @@ public struct FaultRule: Hashable, Sendable, Codable {
     /// Store the upload first, then inject the fault: the client sees a failure although the
     /// server committed ("response lost after commit"). Absent means before storing.
     public var afterStore: Bool?
+    /// Only requests that carry a file of one of these names (a "poison" event the server
+    /// always refuses); absent means any request.
+    public var fileNames: [String]?
 
     public init(name: String, fault: Fault, probability: Double? = nil, requests: RequestRange? = nil,
-                window: TimeWindow? = nil, afterStore: Bool? = nil) {
+                window: TimeWindow? = nil, afterStore: Bool? = nil, fileNames: [String]? = nil) {
+        self.fileNames = fileNames
         self.name = name
         self.fault = fault
         self.probability = probability
@@ -308,10 +312,11 @@ struct FaultInjector: Sendable {
         streams = plan.rules.map { root.derived("fault:" + $0.name) }
     }
 
-    mutating func decide(requestNumber: Int, elapsed: Duration) -> FaultDecision {
+    mutating func decide(requestNumber: Int, elapsed: Duration, fileNames: [String] = []) -> FaultDecision {
         var decision = FaultDecision()
         for (index, rule) in plan.rules.enumerated() {
             if let requests = rule.requests, !requests.contains(requestNumber) { continue }
+            if let only = rule.fileNames, !fileNames.contains(where: only.contains) { continue }
             if let window = rule.window, !window.contains(elapsed) { continue }
             if let probability = rule.probability, probability < 1 {
                 guard streams[index].chance(probability) else { continue }

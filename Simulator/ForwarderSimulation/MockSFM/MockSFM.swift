@@ -214,7 +214,8 @@ extension MockSFM {
             let installedAt = planInstalledAt ?? request.receivedAt
             planInstalledAt = installedAt
             let elapsed = request.receivedAt - installedAt
-            let decision = injector.decide(requestNumber: requestsSincePlanInstalled, elapsed: elapsed)
+            let fileNames = (try? files.get())?.map(\.name) ?? []
+            let decision = injector.decide(requestNumber: requestsSincePlanInstalled, elapsed: elapsed, fileNames: fileNames)
             stats.requests += 1
             for fired in decision.firedRules {
                 stats.faultsByKind[fired.kind, default: 0] += 1

@@ -33,6 +33,10 @@ public struct SimulationScenario: Sendable {
     public var restartAfterPasses: Set<Int>
     /// Passes after which the fault plan is removed (the server heals).
     public var healAfterPass: Int?
+    /// Passes after which an operator runs `event-forwarder retry --all`.
+    public var releaseAllAfterPasses: Set<Int>
+    /// Backoff, quarantine and circuit breaker; the jitter is seeded with the scenario's seed.
+    public var retryPolicy: RetryPolicy
     /// The run gives up after this many passes.
     public var maximumPasses: Int
     /// Uploads in flight at once; above 1 the order in which the mock sees them, and so the run
@@ -43,8 +47,11 @@ public struct SimulationScenario: Sendable {
                 policy: ScanPolicy = ScanPolicy(), passInterval: Duration = .seconds(60),
                 requestTimeout: Duration = .seconds(60), faultPlan: FaultPlan = .none, seedStateAfter: Duration? = nil,
                 folderEdits: (@Sendable (SimEventFolder, FolderPlan) throws -> Void)? = nil, crashDuringPasses: Set<Int> = [], restartAfterPasses: Set<Int> = [], healAfterPass: Int? = nil,
-                maximumPasses: Int = 10_000, uploadConcurrency: Int = 1,
+                maximumPasses: Int = 10_000, uploadConcurrency: Int = 1, releaseAllAfterPasses: Set<Int> = [],
+                retryPolicy: RetryPolicy = RetryPolicy(),
                 startTime: FileTime = FileTime(secondsSince1970: 1_778_000_000)) {
+        self.releaseAllAfterPasses = releaseAllAfterPasses
+        self.retryPolicy = retryPolicy
         self.seed = seed
         self.generation = FolderGenerationOptions(seed: seed, profile: profile, eventCount: eventCount, startTime: startTime)
         self.folderMode = folderMode
@@ -72,6 +79,8 @@ public struct SimulationResult: Sendable {
     public var violations: [CheckerViolation]
     public var mockStats: MockStats
     public var lostToCrashes: Int
+    /// Events quarantined at the end, by name: waiting for an operator, not lost.
+    public var quarantined: [String]
     /// Whether the run ended because the work was done rather than at the pass limit.
     public var finished: Bool
     /// SHA-256 over every upload and pass summary: one seed, one digest.
@@ -107,10 +116,12 @@ public struct Simulation: Sendable {
                            faultPlan: scenario.faultPlan, planInstalledAt: clock.now())
         let uploader = SimUploader(mock: mock, clock: clock, requestTimeout: scenario.requestTimeout)
         let store = SimStateStore()
-        var checker = SimulationChecker(policy: scenario.policy, eventNames: Set(manifest.map(\.binary)))
+        var checker = SimulationChecker(policy: scenario.policy, eventNames: Set(manifest.map(\.binary)),
+                                        retryPolicy: scenario.retryPolicy)
         func makeForwarder() -> EventForwarder {
             EventForwarder(folder: folder, uploader: uploader, store: store, clock: clock, policy: scenario.policy,
-                           uploadConcurrency: scenario.uploadConcurrency, logger: logger)
+                           uploadConcurrency: scenario.uploadConcurrency, retryPolicy: scenario.retryPolicy,
+                           retrySeed: scenario.seed, logger: logger)
         }
         var forwarder = makeForwarder()
         var seedReport: SeedReport?
@@ -132,11 +143,16 @@ public struct Simulation: Sendable {
             try folder.applyScheduledOperations(through: clock.now())
             let listing = try folder.listEntries()
             let uploadsBefore = uploader.uploads.count
+            let waiting = Dictionary(store.allAttempts().map { ($0.fileName, $0) }, uniquingKeysWith: { _, last in last })
             if scenario.crashDuringPasses.contains(index) { store.suppressSyncs() }
             let report = try await forwarder.runPass()
             let passUploads = Array(uploader.uploads[uploadsBefore...])
+            // Concurrent uploads start oldest first, but a child task may run long after later
+            // ones, so the order they reach the server is not checked (EventForwarderTests check
+            // the start order with a slow uploader).
             checker.checkPass(index, now: report.startedAt, listing: listing, uploads: passUploads,
-                              reorderWindow: scenario.uploadConcurrency)
+                              reorderWindow: scenario.uploadConcurrency == 1 ? 1 : max(1, passUploads.count),
+                              uploadConcurrency: scenario.uploadConcurrency, waiting: waiting)
             passes.append(report)
             onPass(index, report)
             runHash.update(data: Data("pass \(index) \(report.startedAt.nanosecondsSince1970) \(report.summary)\n".utf8))
@@ -151,7 +167,14 @@ public struct Simulation: Sendable {
                 forwarder = makeForwarder()
             }
             if scenario.healAfterPass == index { mock.replaceFaultPlan(.none, installedAt: clock.now()) }
-            let settled = isSettled(report, scenario: scenario)
+            if scenario.releaseAllAfterPasses.contains(index) {
+                _ = try ReleaseRequestBox.release(.all, in: store)
+                try store.sync()
+            }
+            // An operator action still to come (or just taken) keeps the run going, even over a
+            // settled folder.
+            let actionsPending = (scenario.releaseAllAfterPasses.max() ?? 0) >= index || (scenario.healAfterPass ?? 0) >= index
+            let settled = isSettled(report, scenario: scenario) && !actionsPending
             guard let nextWrite = folder.nextScheduledTime else {
                 if settled {
                     finished = true
@@ -170,14 +193,16 @@ public struct Simulation: Sendable {
         }
         checker.checkState(store.allRecords(), uploads: uploader.uploads, seeded: seeded)
         let stats = mock.stats()
+        let quarantined = store.allAttempts().filter(\.quarantined).map(\.fileName)
         if finished {
             checker.checkFinal(manifest: manifest, mock: mock, uploads: uploader.uploads, seeded: seeded,
-                               lostAcceptances: lostAcceptances, now: clock.now())
+                               lostAcceptances: lostAcceptances, now: clock.now(), quarantined: Set(quarantined))
         }
         let digest = runHash.finalize().map { String(format: "%02x", $0) }.joined()
         return SimulationResult(seed: scenario.seed, passes: passes, uploads: uploader.uploads, manifest: manifest,
                                 seedReport: seedReport, violations: checker.violations, mockStats: stats,
-                                lostToCrashes: store.lostToCrashes, finished: finished, runDigest: digest,
+                                lostToCrashes: store.lostToCrashes, quarantined: quarantined, finished: finished,
+                                runDigest: digest,
                                 simulatedDuration: clock.now() - startedAt)
     }
 

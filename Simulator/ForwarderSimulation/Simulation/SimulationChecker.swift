@@ -41,21 +41,25 @@ extension SimulationChecker {
 /// store); it never looks inside the forwarder.
 public struct SimulationChecker: Sendable {
     public let policy: ScanPolicy
+    public let retryPolicy: RetryPolicy
     /// Binary names the generator made, case as written.
     public let eventNames: Set<String>
     public private(set) var violations: [CheckerViolation] = []
 
-    public init(policy: ScanPolicy, eventNames: Set<String>) {
+    public init(policy: ScanPolicy, eventNames: Set<String>, retryPolicy: RetryPolicy = RetryPolicy()) {
         self.policy = policy
         self.eventNames = eventNames
+        self.retryPolicy = retryPolicy
     }
 
     /// Checks the uploads of one pass against the listing the pass started from.
     ///
     /// With uploads in flight concurrently, the order in which they reach the server may differ
-    /// from the order they were started in by less than `reorderWindow` places.
+    /// from the order they were started in by less than `reorderWindow` places. `waiting` is
+    /// what the state remembered of failed uploads when the pass started, by name.
     public mutating func checkPass(_ index: Int, now: FileTime, listing: [FolderEntry], uploads: [SimulatedUpload],
-                                   reorderWindow: Int = 1) {
+                                   reorderWindow: Int = 1, uploadConcurrency: Int = 1,
+                                   waiting: [String: DeliveryAttempts] = [:]) {
         func violate(_ rule: String, _ detail: String) {
             violations.append(CheckerViolation(rule: rule, pass: index, detail: detail))
         }
@@ -93,7 +97,27 @@ public struct SimulationChecker: Sendable {
             } else if upload.reportName == nil, now - binary.modificationTime < policy.reportGracePeriod {
                 violate("grace", "\(binary.name) uploaded alone \((now - binary.modificationTime).secondsValue) s after it settled")
             }
+            if let attempts = waiting[binary.name], attempts.fingerprint == binary.fingerprint {
+                if attempts.quarantined {
+                    violate("quarantine", "\(binary.name) uploaded while quarantined")
+                } else if now < attempts.nextAttemptAt {
+                    violate("backoff", "\(binary.name) uploaded \((attempts.nextAttemptAt - now).secondsValue) s "
+                        + "before its backoff ended")
+                }
+            }
             order.append((binary.modificationTime, binary.name))
+        }
+        // The circuit breaker: once enough uploads in a row failed, only those already in flight
+        // may still fail in this pass.
+        var failuresInRow = 0
+        var longestRun = 0
+        for upload in uploads {
+            if case .failed = upload.outcome { failuresInRow += 1 } else { failuresInRow = 0 }
+            longestRun = max(longestRun, failuresInRow)
+        }
+        if longestRun > retryPolicy.circuitBreakerFailures + uploadConcurrency - 1 {
+            violate("circuit", "\(longestRun) uploads in a row failed; the breaker opens at "
+                + "\(retryPolicy.circuitBreakerFailures)")
         }
         // Each upload must be no newer than every upload at least `reorderWindow` places later.
         var laterMinimum = order
@@ -119,8 +143,10 @@ public struct SimulationChecker: Sendable {
 
     /// After faults heal: every eligible event accepted, with its report when it has one, and
     /// no more duplicates than crashes and lost responses explain.
+    /// Quarantined events wait for an operator: they are not counted as lost.
     public mutating func checkFinal(manifest: [ManifestEntry], mock: MockSFM, uploads: [SimulatedUpload],
-                                    seeded: Set<EventDigest>, lostAcceptances: Set<Int>, now: FileTime) {
+                                    seeded: Set<EventDigest>, lostAcceptances: Set<Int>, now: FileTime,
+                                    quarantined: Set<String> = []) {
         func violate(_ rule: String, _ detail: String) {
             violations.append(CheckerViolation(rule: rule, pass: nil, detail: detail))
         }
@@ -134,6 +160,7 @@ public struct SimulationChecker: Sendable {
             guard let digest = entry.digest, !seeded.contains(digest) else { continue }
             // Events older than the age window are not the forwarder's to send.
             guard entry.binaryModificationTime >= now - policy.maximumEventAge else { continue }
+            if quarantined.contains(entry.binary) { continue }
             guard let stored = storedByName[entry.binary] ?? storedByDigest[entry.sha256] else {
                 missing += 1
                 if missing <= 5 { violate("lost", "\(entry.binary) never reached the server") }
