@@ -424,35 +424,41 @@ extension BadInputMatrixTests {
 
 // MARK: - Settings
 
-/// How a setting may be wrong, and the boundaries it must keep.
+/// A numeric setting, the boundaries it must keep, and what each boundary resolves to.
 struct NumericSetting: Sendable, CustomTestStringConvertible {
     var key: SettingsResolver.Key
     var isWholeNumber: Bool
-    var smallest: String
+    /// The smallest value allowed and the setting it resolves to, then the first value refused below it.
+    var smallest: (text: String, resolved: String)
     var belowSmallest: String
-    var largest: String
+    var largest: (text: String, resolved: String)
     var aboveLargest: String
-    /// The resolved value, for checking that the boundaries are kept exactly.
+    /// The resolved setting, as text to compare with the expected boundaries.
     var resolved: @Sendable (ForwarderSettings) -> String
 
     var testDescription: String { key.rawValue }
 
     static let all: [NumericSetting] = [
-        NumericSetting(key: .passIntervalSeconds, isWholeNumber: false, smallest: "0.001", belowSmallest: "0",
-                       largest: "31536000", aboveLargest: "31536000.5", resolved: { "\($0.passInterval)" }),
-        NumericSetting(key: .forwardsPerPassLimit, isWholeNumber: true, smallest: "0", belowSmallest: "-1",
-                       largest: "10000000", aboveLargest: "10000001",
+        NumericSetting(key: .passIntervalSeconds, isWholeNumber: false, smallest: ("0.001", "0.001 seconds"),
+                       belowSmallest: "0", largest: ("31536000", "31536000.0 seconds"), aboveLargest: "31536000.5",
+                       resolved: { "\($0.passInterval)" }),
+        NumericSetting(key: .forwardsPerPassLimit, isWholeNumber: true, smallest: ("0", "unlimited"), belowSmallest: "-1",
+                       largest: ("10000000", "10000000"), aboveLargest: "10000001",
                        resolved: { $0.policy.forwardsPerPassLimit.map(String.init) ?? "unlimited" }),
-        NumericSetting(key: .maximumEventAgeDays, isWholeNumber: true, smallest: "1", belowSmallest: "0",
-                       largest: "36500", aboveLargest: "36501", resolved: { "\($0.policy.maximumEventAge)" }),
-        NumericSetting(key: .quiescenceSeconds, isWholeNumber: false, smallest: "0", belowSmallest: "-0.001",
-                       largest: "31536000", aboveLargest: "31536001", resolved: { "\($0.policy.quiescencePeriod)" }),
-        NumericSetting(key: .reportGraceSeconds, isWholeNumber: false, smallest: "0", belowSmallest: "-1",
-                       largest: "31536000", aboveLargest: "1e9", resolved: { "\($0.policy.reportGracePeriod)" }),
-        NumericSetting(key: .requestTimeoutSeconds, isWholeNumber: false, smallest: "0.5", belowSmallest: "0",
-                       largest: "31536000", aboveLargest: "31536000.001", resolved: { "\($0.requestTimeout)" }),
-        NumericSetting(key: .uploadConcurrency, isWholeNumber: true, smallest: "1", belowSmallest: "0",
-                       largest: "64", aboveLargest: "65", resolved: { "\($0.uploadConcurrency)" }),
+        NumericSetting(key: .maximumEventAgeDays, isWholeNumber: true, smallest: ("1", "86400.0 seconds"), belowSmallest: "0",
+                       largest: ("36500", "3153600000.0 seconds"), aboveLargest: "36501",
+                       resolved: { "\($0.policy.maximumEventAge)" }),
+        NumericSetting(key: .quiescenceSeconds, isWholeNumber: false, smallest: ("0", "0.0 seconds"), belowSmallest: "-0.001",
+                       largest: ("31536000", "31536000.0 seconds"), aboveLargest: "31536001",
+                       resolved: { "\($0.policy.quiescencePeriod)" }),
+        NumericSetting(key: .reportGraceSeconds, isWholeNumber: false, smallest: ("0", "0.0 seconds"), belowSmallest: "-1",
+                       largest: ("31536000", "31536000.0 seconds"), aboveLargest: "1e9",
+                       resolved: { "\($0.policy.reportGracePeriod)" }),
+        NumericSetting(key: .requestTimeoutSeconds, isWholeNumber: false, smallest: ("0.5", "0.5 seconds"), belowSmallest: "0",
+                       largest: ("31536000", "31536000.0 seconds"), aboveLargest: "31536000.001",
+                       resolved: { "\($0.requestTimeout)" }),
+        NumericSetting(key: .uploadConcurrency, isWholeNumber: true, smallest: ("1", "1"), belowSmallest: "0",
+                       largest: ("64", "64"), aboveLargest: "65", resolved: { "\($0.uploadConcurrency)" }),
     ]
 }
 
@@ -484,7 +490,7 @@ extension BadInputMatrixTests {
             expectRefused(setting.key, value)
         }
 
-        @Test("Settings: whole-number keys refuse fractions; second keys accept them", arguments: NumericSetting.all)
+        @Test("Settings: whole-number keys refuse fractions and exponents; keys in seconds take them", arguments: NumericSetting.all)
         func fractions(_ setting: NumericSetting) throws {
             for value in ["1.5", "2e1"] {
                 if setting.isWholeNumber {
@@ -499,15 +505,8 @@ extension BadInputMatrixTests {
         func boundaries(_ setting: NumericSetting) throws {
             expectRefused(setting.key, setting.belowSmallest)
             expectRefused(setting.key, setting.aboveLargest)
-            let smallest = try resolve([setting.key.rawValue: " \(setting.smallest) "])
-            let largest = try resolve([setting.key.rawValue: setting.largest])
-            #expect(setting.resolved(smallest) != setting.resolved(largest))
-            let expectedSmallest: [SettingsResolver.Key: String] = [
-                .passIntervalSeconds: "0.001 seconds", .forwardsPerPassLimit: "unlimited",
-                .maximumEventAgeDays: "86400.0 seconds", .quiescenceSeconds: "0.0 seconds",
-                .reportGraceSeconds: "0.0 seconds", .requestTimeoutSeconds: "0.5 seconds", .uploadConcurrency: "1",
-            ]
-            #expect(setting.resolved(smallest) == expectedSmallest[setting.key])
+            #expect(setting.resolved(try resolve([setting.key.rawValue: " \(setting.smallest.text) "])) == setting.smallest.resolved)
+            #expect(setting.resolved(try resolve([setting.key.rawValue: setting.largest.text])) == setting.largest.resolved)
         }
 
         @Test("Settings: a boolean in other words is refused",
@@ -594,8 +593,8 @@ enum ConfigFileCase: String, CaseIterable, Sendable {
 }
 
 extension BadInputMatrixTests {
-    @Suite("Config file")
-    struct ConfigFile {
+    @Suite("Command line")
+    struct CommandLineInput {
         @Test("Config: an unusable config.ini exits 2 naming the file and what is wrong, and creates no state",
               arguments: ConfigFileCase.allCases)
         func unusable(_ config: ConfigFileCase) throws {
@@ -606,6 +605,22 @@ extension BadInputMatrixTests {
             #expect(result.status == 2)
             #expect(result.standardError.contains(path + config.message), "\(result.standardError)")
             #expect(!FileManager.default.fileExists(atPath: folder.file("sfm_forward.state.journal")))
+        }
+
+        @Test("Command line: a damaged state exits 2 naming the file and the line, and is left as it was")
+        func damagedState() throws {
+            let folder = try TemporaryFolder("bad-state-process")
+            try FileManager.default.createDirectory(atPath: folder.file("ach"), withIntermediateDirectories: false)
+            let damaged = Data(stateText(0..<1) + Array("garbage\n".utf8) + stateText(header: "", 2..<3))
+            try damaged.write(to: URL(fileURLWithPath: folder.file("state")))
+            let result = try runProcess(try builtProduct("event-forwarder"),
+                                        ["once", "--watch", folder.file("ach"), "--state", folder.file("state"),
+                                         "--url", "http://127.0.0.1:9"])
+            #expect(result.status == 2)
+            #expect(result.standardError.contains("state file \(folder.file("state")): line 3 is not a valid record"),
+                    "\(result.standardError)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: folder.file("state"))) == damaged)
+            #expect(!FileManager.default.fileExists(atPath: folder.file("state.journal")))
         }
 
         @Test("Config: a config.ini in Windows-1252, as series3-watcher's Python reads it, is read with its accents")
@@ -869,6 +884,11 @@ struct OddName: Sendable, CustomTestStringConvertible {
     var outcome: Outcome
     var testDescription: String { label }
 
+    var isUploaded: Bool {
+        if case .uploadedWith = outcome { return true }
+        return false
+    }
+
     init(_ label: String, _ name: String, kind: FolderEntry.Kind = .regularFile, _ outcome: Outcome) {
         self.init(label, Array(name.utf8), kind: kind, outcome)
     }
@@ -967,12 +987,5 @@ extension BadInputMatrixTests {
                                          acceptedRecord: { _ in nil })
             #expect(alone.candidates.map(\.report) == [nil], "past the grace period the binary goes alone")
         }
-    }
-}
-
-extension OddName {
-    var isUploaded: Bool {
-        if case .uploadedWith = outcome { return true }
-        return false
     }
 }
