@@ -631,31 +631,14 @@ extension BadInputMatrixTests {
             try folder.write("Données ACH/" + eventName(1), eventBytes(1), ageSeconds: 1000, now: FileTime(Date()))
             let config = "[watcher]\r\n; é as one byte\r\nSERIES3_PATH = \(watch)\r\nSFM_FORWARD_ENABLED = yes\r\n"
                 + "SFM_URL = http://127.0.0.1:9\r\n"
-            try Data(config.utf8).replacingOccurrences(of: Data("é".utf8), with: Data([0xE9]))
-                .write(to: URL(fileURLWithPath: folder.file("config.ini")))
+            let bytes = try #require(config.data(using: .windowsCP1252))
+            #expect(String(data: bytes, encoding: .utf8) == nil, "the file must not be valid UTF-8")
+            try bytes.write(to: URL(fileURLWithPath: folder.file("config.ini")))
             let result = try runProcess(try builtProduct("event-forwarder"),
                                         ["once", "--config", folder.file("config.ini"), "--dry-run"])
             #expect(result.status == 0, "\(result.standardError)")
             #expect(result.standardOutput.contains("binaries=1"), "\(result.standardOutput)")
         }
-    }
-}
-
-extension Data {
-    /// A copy with every occurrence of `target` replaced by `replacement`.
-    fileprivate func replacingOccurrences(of target: Data, with replacement: Data) -> Data {
-        var result = Data()
-        var index = startIndex
-        while index < endIndex {
-            if self[index...].starts(with: target) {
-                result.append(replacement)
-                index += target.count
-            } else {
-                result.append(self[index])
-                index += 1
-            }
-        }
-        return result
     }
 }
 
@@ -679,6 +662,7 @@ enum BinarySwap: String, CaseIterable, Sendable {
         }
     }
 
+    /// Removes the replacement and moves the binary back, unchanged.
     func undo(for name: String, in world: ForwarderWorld) throws {
         if self != .vanishes { try FileManager.default.removeItem(atPath: world.achFile(name)) }
         try FileManager.default.moveItem(atPath: world.achFile("held-aside"), toPath: world.achFile(name))
