@@ -61,8 +61,12 @@ public enum EventFileRules {
     }
 
     /// True when `name` is a report of either naming (`…_ASCII.TXT` or `….TXT`), any case.
+    ///
+    /// Only ASCII names count: report names derive from 8.3 binary names, and Swift compares
+    /// strings by canonical equivalence, so a name starting with the Kelvin sign (U+212A) would
+    /// otherwise pair with the binary whose name starts with `K` and be sent as its report.
     public static func isReportName(_ name: some StringProtocol) -> Bool {
-        caseFoldedKey(name).hasSuffix(".TXT")
+        name.utf8.allSatisfy { $0 < 0x80 } && caseFoldedKey(name).hasSuffix(".TXT")
     }
 
     private static func isLetter(_ byte: UInt8) -> Bool {

@@ -8,6 +8,17 @@ public enum StateLine: Hashable, Sendable {
     case released(fileName: String)
 }
 
+extension StateLine {
+    /// The binary's name the line is about.
+    public var fileName: String {
+        switch self {
+        case .accepted(let record): return record.fileName
+        case .attempts(let attempts): return attempts.fileName
+        case .released(let fileName): return fileName
+        }
+    }
+}
+
 /// The line format of the forwarding state: one fact per line, tab-separated, name last.
 ///
 /// - accepted: `digest  byteCount  hadReport  forwardedAtNs  mtimeNs|-  volume:file|-  fileName`

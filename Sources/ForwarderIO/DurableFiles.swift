@@ -38,13 +38,25 @@ final class AppendOnlyFile {
         guard descriptor >= 0 else {
             throw StateFileError(path: path, kind: .unwritable, detail: "cannot open for appending: \(Self.lastError())")
         }
-        if exclusive, flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+        if exclusive, !Self.lockWithin(descriptor, attempts: 20, pause: 50_000) {
             close(descriptor)
             throw StateFileError(path: path, kind: .lockedByAnotherProcess, detail: "the state is locked")
         }
         self.descriptor = descriptor
         #endif
     }
+
+    #if !os(Windows)
+    /// Takes the exclusive lock, trying again for a moment: a forwarder that is just exiting
+    /// (a service restart), or a child process between fork and exec, may hold it briefly.
+    private static func lockWithin(_ descriptor: Int32, attempts: Int, pause microseconds: UInt32) -> Bool {
+        for attempt in 1...attempts {
+            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }
+            if attempt < attempts { usleep(microseconds) }
+        }
+        return false
+    }
+    #endif
 
     deinit {
         #if os(Windows)

@@ -251,7 +251,7 @@ public actor EventForwarder {
         let binary = candidate.binary
         let bytes: Data
         do { bytes = try folder.readContents(of: binary.name) } catch {
-            report.skip(.unreadable)
+            report.skip(SkipReason(readFailure: error))
             logger.warning("cannot read event binary", metadata: ["event.name": "\(binary.name)", "error": "\(error)"])
             return nil
         }
@@ -259,7 +259,13 @@ public actor EventForwarder {
             report.skip(.changedWhileReading)
             return nil
         }
-        let digest = candidate.cachedDigest ?? EventDigest(of: bytes)
+        // Hash the bytes read even when the cache knows the file: a file replaced after listing by
+        // other bytes of the same size must not be recorded under the old content's digest.
+        let digest = EventDigest(of: bytes)
+        guard candidate.cachedDigest == nil || candidate.cachedDigest == digest else {
+            report.skip(.changedWhileReading)
+            return nil
+        }
         cache.remember(digest, for: binary)
         let accepted = store.record(for: digest)
         switch ScanPlanner.decide(candidate, digest: digest, acceptedRecord: accepted) {
@@ -278,7 +284,7 @@ public actor EventForwarder {
                     }
                     reportFile = ImportRequest.File(name: reportEntry.name, contents: reportBytes)
                 } catch {
-                    report.skip(.unreadable)
+                    report.skip(SkipReason(readFailure: error))
                     logger.warning("cannot read report", metadata: ["event.report": "\(reportEntry.name)", "error": "\(error)"])
                     return nil
                 }

@@ -45,8 +45,10 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {
             var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-                throw StateFileError(path: path, kind: .unwritable, detail: "its folder \(folder) does not exist")
+            let exists = FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder)
+            guard exists, isFolder.boolValue else {
+                throw StateFileError(path: path, kind: .unwritable,
+                                     detail: exists ? "\(folder) is a file, not a folder" : "its folder \(folder) does not exist")
             }
         }
         if FileManager.default.fileExists(atPath: path) {
@@ -128,6 +130,10 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         guard !readOnly else {
             throw StateFileError(path: path, kind: .unwritable, detail: "opened read-only")
         }
+        guard StateRecordCodec.isStorableFileName(line.fileName) else {
+            throw StateFileError(path: path, kind: .unwritable,
+                                 detail: "the file name \(line.fileName.debugDescription) cannot be stored in a state line")
+        }
         try lock.withLock {
             guard let journal else {
                 throw StateFileError(path: path, kind: .unwritable, detail: "the state was closed")
@@ -192,7 +198,10 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw StateFileError(path: path, kind: .unreadable, detail: "cannot read it (\(error.localizedDescription))")
+            var isFolder: ObjCBool = false
+            let detail = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
+                ? "it is a folder, not a file" : "cannot read it (\(error.localizedDescription))"
+            throw StateFileError(path: path, kind: .unreadable, detail: detail)
         }
     }
 
@@ -221,14 +230,15 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
                 let firstLine = String(decoding: bytes.prefix(60), as: UTF8.self)
                     .split(separator: "\n").first.map(String.init) ?? ""
                 let formatName = "BLASTWARE-FORWARDER-STATE "
-                if firstLine.hasPrefix(formatName) {
-                    let version = String(firstLine.dropFirst(formatName.count)).trimmingCharacters(in: .whitespaces)
+                let version = String(firstLine.dropFirst(formatName.count)).trimmingCharacters(in: .whitespaces)
+                if firstLine.hasPrefix(formatName), !version.isEmpty,
+                   version.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }) {
                     throw StateFileError(path: path, kind: .unsupportedVersion(version),
                                          detail: "it is version \(version) of the state format, written by another "
                                              + "release of the forwarder; this release reads versions 2 and 3")
                 }
                 throw StateFileError(path: path, kind: .unknownFormat,
-                                     detail: "its first line is \"\(firstLine)\", not \"\(StateRecordCodec.header)\"")
+                                     detail: "its first line is \(firstLine.debugDescription), not \"\(StateRecordCodec.header)\"")
             }
             var count = 0
             var lineStart = headerEnd + 1
@@ -273,10 +283,13 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             throw StateFileError(path: path, kind: .unsupportedVersion("\(root["version"] ?? "none")"),
                                  detail: "JSON state version \(root["version"] ?? "missing") is not 1")
         }
-        let forwarded = root["forwarded"] as? [String: Any] ?? [:]
+        guard let forwarded = (root["forwarded"] ?? [String: Any]()) as? [String: Any] else {
+            throw StateFileError(path: path, kind: .unknownFormat, detail: "its \"forwarded\" value is not an object")
+        }
         for (key, value) in forwarded {
             guard let digest = EventDigest(hex: key), let entry = value as? [String: Any],
-                  let fileName = entry["filename"] as? String, !fileName.contains("\t"), !fileName.contains("\n") else {
+                  let fileName = entry["filename"] as? String, StateRecordCodec.isStorableFileName(fileName),
+                  ((entry["size"] as? NSNumber)?.int64Value ?? 0) >= 0 else {
                 throw StateFileError(path: path, kind: .invalidVersionOneEntry(key),
                                      detail: "entry \(key) is not a valid version-1 record")
             }

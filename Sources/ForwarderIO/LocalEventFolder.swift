@@ -41,7 +41,9 @@ public struct LocalEventFolder: EventFolder {
         }
         #else
         // O_NOFOLLOW: a link swapped in after listing is refused rather than followed out of the folder.
-        let descriptor = open(filePath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // O_NONBLOCK: a named pipe swapped in after listing is refused below instead of blocking the
+        // pass until some writer opens it; reads of a regular file ignore the flag.
+        let descriptor = open(filePath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { throw Self.folderError(errno, path: filePath) }
         defer { close(descriptor) }
         var status = stat()
@@ -81,13 +83,17 @@ public struct LocalEventFolder: EventFolder {
                 if errno != 0 { throw Self.folderError(errno, path: path, isFolder: true) }
                 break
             }
-            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
-                pointer.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            var status = stat()
+            // Stat by the raw name: a name that is not UTF-8 is repaired in `String`, and the repaired
+            // name would not be found, so the entry would vanish from the listing and its counts.
+            let (name, statResult) = withUnsafePointer(to: entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { rawName in
+                    (String(cString: rawName), fstatat(directoryDescriptor, rawName, &status, AT_SYMLINK_NOFOLLOW))
+                }
             }
             if name == "." || name == ".." { continue }
-            var status = stat()
             // A file removed between readdir and fstatat is simply not listed.
-            guard fstatat(directoryDescriptor, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            guard statResult == 0 else { continue }
             let kind: FolderEntry.Kind
             switch status.st_mode & S_IFMT {
             case S_IFREG: kind = .regularFile

@@ -17,10 +17,7 @@ public enum SettingsLoader {
         var layers: [SettingsLayer] = []
         var defaultStatePath: String?
         if let configPath {
-            let text: String
-            do { text = try String(contentsOfFile: configPath, encoding: .utf8) } catch {
-                throw ConfigFileError(path: configPath, detail: "cannot read it (\(error.localizedDescription))")
-            }
+            let text = try readConfigText(configPath)
             layers.append(SettingsLayer(source: configPath, values: try IniFile.parse(text, path: configPath)))
             let folder = (configPath as NSString).deletingLastPathComponent
             defaultStatePath = folder.isEmpty ? defaultStateFileName
@@ -35,6 +32,27 @@ public enum SettingsLoader {
             layers.append(SettingsLayer(source: flag.flag, values: [flag.key.rawValue: flag.value]))
         }
         return try SettingsResolver.resolve(layers, defaultStatePath: defaultStatePath)
+    }
+
+    /// The text of a config file, as UTF-8 or else as Windows-1252.
+    ///
+    /// series3-watcher's Python reads `config.ini` in the Windows locale's code page, so a file
+    /// with an accented folder name in Windows-1252 is valid there and must be valid here; the
+    /// error says whether the file is missing, a folder, or unreadable.
+    static func readConfigText(_ configPath: String) throws -> String {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: configPath, isDirectory: &isFolder) else {
+            throw ConfigFileError(path: configPath, detail: "it does not exist")
+        }
+        guard !isFolder.boolValue else { throw ConfigFileError(path: configPath, detail: "it is a folder, not a file") }
+        let bytes: Data
+        do { bytes = try Data(contentsOf: URL(fileURLWithPath: configPath)) } catch {
+            throw ConfigFileError(path: configPath, detail: "cannot read it (\(error.localizedDescription))")
+        }
+        guard let text = String(data: bytes, encoding: .utf8) ?? String(data: bytes, encoding: .windowsCP1252) else {
+            throw ConfigFileError(path: configPath, detail: "it is neither UTF-8 nor Windows-1252 text")
+        }
+        return text
     }
 }
 
