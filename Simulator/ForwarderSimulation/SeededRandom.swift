@@ -1,20 +1,18 @@
+import ForwarderCore
 import Foundation
 
-/// SplitMix64: the simulator's only source of randomness, so one seed decides a whole run.
+/// The simulator's only source of randomness, so one seed decides a whole run.
 ///
-/// Small, fast and stable across platforms and Swift versions, unlike the system generator.
+/// The core's SplitMix64 (the forwarder's backoff jitter draws from it too), with the drawing
+/// helpers the generator and the mock need.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
+    private var generator: SplitMix64
 
-    public init(seed: UInt64) { state = seed }
+    public var state: UInt64 { generator.state }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
+    public init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+
+    public mutating func next() -> UInt64 { generator.next() }
 
     /// An independent stream for a named part of a run, so adding draws in one part does not
     /// shift the numbers every other part sees.

@@ -31,6 +31,9 @@ public struct LiveWorldOptions: Sendable {
     public var uploadConcurrency: Int
     /// Where the folder and the state go; a new temporary folder (removed afterwards) when nil.
     public var workFolder: String?
+    /// Backoff scaled like the folder's time: production's 30 s base would be minutes of a
+    /// world that runs ten times faster than real time.
+    public var retryPolicy: RetryPolicy
 
     public init(seed: UInt64, backlogEvents: Int = 2000, seedBacklog: Bool = false, backlogProfile: FolderProfile = .mixed, liveEvents: Int = 100,
                 liveProfile: FolderProfile = FolderProfile.preset(named: "stuck") ?? .mixed, speed: Double = 10,
@@ -38,7 +41,9 @@ public struct LiveWorldOptions: Sendable {
                 policy: ScanPolicy = ScanPolicy(quiescencePeriod: .milliseconds(1500), reportGracePeriod: .seconds(15),
                                                 forwardsPerPassLimit: 5000),
                 passInterval: Duration = .seconds(1), requestTimeout: Duration = .seconds(5),
-                deadline: Duration = .seconds(600), uploadConcurrency: Int = 4, workFolder: String? = nil) {
+                deadline: Duration = .seconds(600), uploadConcurrency: Int = 4, workFolder: String? = nil,
+                retryPolicy: RetryPolicy = RetryPolicy(baseDelay: .seconds(1), maximumDelay: .seconds(8))) {
+        self.retryPolicy = retryPolicy
         self.uploadConcurrency = uploadConcurrency
         self.seed = seed
         self.backlogEvents = backlogEvents
@@ -135,7 +140,8 @@ public struct LiveWorld: Sendable {
                                                          requestTimeout: options.requestTimeout))
         let forwarder = EventForwarder(folder: LocalEventFolder(path: folderPath), uploader: uploader, store: store,
                                        clock: SystemClock(), policy: options.policy,
-                                       uploadConcurrency: options.uploadConcurrency, logger: logger)
+                                       uploadConcurrency: options.uploadConcurrency, retryPolicy: options.retryPolicy,
+                                       retrySeed: options.seed, logger: logger)
         var seedReport: SeedReport?
         var seeded: Set<EventDigest> = []
         if options.seedBacklog {
@@ -196,7 +202,7 @@ public struct LiveWorld: Sendable {
 
     private static func nothingWaiting(_ report: PassReport) -> Bool {
         (report.skips[.awaitingReport] ?? 0) == 0 && (report.skips[.binaryNotQuiescent] ?? 0) == 0
-            && (report.skips[.reportNotQuiescent] ?? 0) == 0
+            && (report.skips[.reportNotQuiescent] ?? 0) == 0 && (report.skips[.backingOff] ?? 0) == 0
     }
 }
 

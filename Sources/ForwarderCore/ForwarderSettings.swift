@@ -261,7 +261,7 @@ public struct IniFileError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(path):\(line): cannot read \"\(text)\": expected KEY = VALUE, a [section] or a comment"
+        "\(path):\(line): cannot read \(text.debugDescription): expected KEY = VALUE, a [section] or a comment"
     }
 }
 

@@ -125,7 +125,7 @@ public enum RetryPlanner {
 ///
 /// The backoff jitter draws from it, so a simulated run and a bug report can be replayed.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    public private(set) var state: UInt64
 
     public init(seed: UInt64) { state = seed }
 
