@@ -80,8 +80,8 @@ struct CrashTests {
         throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "event-forwarder"])
     }
 
-    /// A shell script that does `body` (with the forwarder's arguments as `$1`…) and then
-    /// `exec`s the real forwarder with them: a forwarder with one deliberate fault.
+    /// A shell script that, for `run --config FILE`, does `body` (with those arguments as `$1`…)
+    /// and then `exec`s the real forwarder with its arguments: a forwarder with one deliberate fault.
     private struct WrapperScript {
         let folder: String
         var path: String { folder + "/event-forwarder" }
@@ -90,8 +90,16 @@ struct CrashTests {
             let real = try CrashTests().forwarderExecutable()
             folder = FileManager.default.temporaryDirectory.appendingPathComponent("crash-wrapper-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try "#!/bin/sh\n\(body)\nexec \"\(real)\" \"$@\"\n".write(toFile: folder + "/event-forwarder", atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder + "/event-forwarder")
+            let script = """
+                #!/bin/sh
+                if [ "$1" = run ]; then
+                \(body)
+                fi
+                exec "\(real)" "$@"
+
+                """
+            try script.write(toFile: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
         }
 
         func remove() { try? FileManager.default.removeItem(atPath: folder) }
