@@ -36,16 +36,15 @@ public struct CrashTestOptions: Sendable {
     public var minimumKillGap: Duration
     /// After the last restart, how long the forwarder may take to send and record the rest.
     public var drainTimeout: Duration
-    /// Where the folder, state and logs go; a new temporary folder when nil.
+    /// Where the folder, state, config and logs go, left in place for the caller; when nil, a
+    /// new temporary folder removed at the end.
     public var workFolder: String?
-    /// Leave the work folder in place afterwards (it is removed otherwise).
-    public var keepsWorkFolder: Bool
 
     public init(seed: UInt64, eventCount: Int = 20_000, killCount: Int = 20, uploadConcurrency: Int = 4,
                 forwarderExecutable: String, forwardsPerPassLimit: Int = 500, passInterval: Duration = .milliseconds(200),
                 expectedEventsPerSecond: Double = 1000, startupKillShare: Double = 0.2,
                 startupWindow: Duration = .milliseconds(100), compactionKillShare: Double = 0.25, minimumKillGap: Duration = .milliseconds(300),
-                drainTimeout: Duration = .seconds(600), workFolder: String? = nil, keepsWorkFolder: Bool = false) {
+                drainTimeout: Duration = .seconds(600), workFolder: String? = nil) {
         self.seed = seed
         self.eventCount = eventCount
         self.killCount = killCount
@@ -60,7 +59,6 @@ public struct CrashTestOptions: Sendable {
         self.minimumKillGap = minimumKillGap
         self.drainTimeout = drainTimeout
         self.workFolder = workFolder
-        self.keepsWorkFolder = keepsWorkFolder
     }
 }
 
@@ -125,8 +123,6 @@ public struct CrashTestResult: Sendable {
     /// From the first start of the forwarder to its final stop.
     public var forwardingElapsed: Duration
     public var elapsed: Duration
-    /// The work folder when it was kept.
-    public var keptFolder: String?
 
     public var duplicateLimit: Int { kills.count * uploadConcurrency }
     public var passed: Bool { problems.isEmpty }
@@ -152,8 +148,7 @@ public struct CrashTest: Sendable {
     public func run(progress: @Sendable (CrashTestProgress) -> Void = { _ in }) async throws -> CrashTestResult {
         let startedAt = ContinuousClock.now
         let root = try options.workFolder ?? Self.makeTemporaryFolder()
-        let removesRoot = !options.keepsWorkFolder
-        defer { if removesRoot { try? FileManager.default.removeItem(atPath: root) } }
+        defer { if options.workFolder == nil { try? FileManager.default.removeItem(atPath: root) } }
         let folderPath = root + "/autocall home"
         let statePath = root + "/forward.state"
         try FileManager.default.createDirectory(atPath: folderPath, withIntermediateDirectories: true)
@@ -195,11 +190,11 @@ public struct CrashTest: Sendable {
             lostEvents: verdict.lostEvents, lostReports: verdict.lostReports, finalStateRecords: run.finalStateRecords,
             serverRequests: server.mock.stats().requests, finalExitStatus: run.finalExitStatus,
             problems: run.problems + verdict.problems, generationElapsed: generationElapsed,
-            forwardingElapsed: run.forwardingElapsed, elapsed: ContinuousClock.now - startedAt,
-            keptFolder: removesRoot ? nil : root)
+            forwardingElapsed: run.forwardingElapsed, elapsed: ContinuousClock.now - startedAt)
     }
 
-    static func makeTemporaryFolder() throws -> String {
+    /// A new, empty folder under the system's temporary folder.
+    public static func makeTemporaryFolder() throws -> String {
         let temporary = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
         var template = Array((temporary + "forwarder-crash-XXXXXX").utf8CString)
         guard let created = mkdtemp(&template) else {

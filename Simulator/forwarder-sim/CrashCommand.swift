@@ -68,11 +68,23 @@ struct CrashCommand: AsyncParsableCommand {
             throw ValidationError("--forwarder \(executable) is not an executable file.")
         }
         print("forwarder: \(executable) (forwarder-sim build: \(BuildKind.current))")
+        // Owned here rather than by the harness, so the summary is printed before the (slow)
+        // removal of hundreds of megabytes.
+        let workFolder = try CrashTest.makeTemporaryFolder()
+        defer {
+            if keep {
+                print("kept: \(workFolder)")
+            } else {
+                fflush(nil)
+                FileHandle.standardError.write(Data("removing \(workFolder)\n".utf8))
+                try? FileManager.default.removeItem(atPath: workFolder)
+            }
+        }
         let options = CrashTestOptions(
             seed: chosenSeed, eventCount: events, killCount: kills, uploadConcurrency: concurrency,
             forwarderExecutable: executable, forwardsPerPassLimit: maxForwardsPerPass,
             expectedEventsPerSecond: BuildKind.current == "release" ? 1500 : 40,
-            drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), keepsWorkFolder: keep)
+            drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), workFolder: workFolder)
         let generation = ForwarderIO.ProgressLine(label: "generating")
         let result = try await CrashTest(options).run { event in
             switch event {
@@ -118,7 +130,6 @@ struct CrashCommand: AsyncParsableCommand {
             + "server requests: \(BenchFormat.grouped(result.serverRequests))")
         print("elapsed: \(BenchFormat.duration(result.elapsed)) (generation \(BenchFormat.duration(result.generationElapsed)), "
             + "forwarding with kills \(BenchFormat.duration(result.forwardingElapsed)))")
-        if let kept = result.keptFolder { print("kept: \(kept)") }
         if result.passed {
             print("verdict: PASS")
         } else {
