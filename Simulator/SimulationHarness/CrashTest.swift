@@ -313,8 +313,9 @@ struct CrashRun {
             if let startup = Self.startupDuration(ofLog: child.logPath, startedAt: child.startedAtWallClock) {
                 longestStartup = max(longestStartup ?? .zero, startup)
             }
+            let duringCompaction = compactionFileAfter != nil && compactionFileAfter != compactionFileBefore
             var kill = CrashKill(number: number, delay: killedAfter, phase: Self.phase(ofLog: child.logPath),
-                                 aimedAtCompaction: aimedAtCompaction, duringCompaction: compactionFileAfter != nil && compactionFileAfter != compactionFileBefore,
+                                 aimedAtCompaction: aimedAtCompaction, duringCompaction: duringCompaction,
                                  tornJournalBytes: 0, stateRecords: nil, serverEvents: serverEvents)
             checkState(after: &kill)
             kills.append(kill)
