@@ -145,6 +145,7 @@ let package = Package(
             name: "SimulationTests",
             dependencies: [
                 "SimulationHarness",
+                "event-forwarder",
                 "ForwarderCore",
                 "ForwarderIO",
                 "ForwarderSimulation",
