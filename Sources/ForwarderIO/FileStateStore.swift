@@ -108,7 +108,11 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     }
 
     public func record(_ record: ForwardRecord) throws {
-        try append(.accepted(record))
+        try append([.accepted(record)])
+    }
+
+    public func record(contentsOf records: [ForwardRecord]) throws {
+        try append(records.map(StateLine.accepted))
     }
 
     public func attempts(forName fileName: String) -> DeliveryAttempts? {
@@ -120,29 +124,32 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     }
 
     public func recordAttempts(_ attempts: DeliveryAttempts) throws {
-        try append(.attempts(attempts))
+        try append([.attempts(attempts)])
     }
 
     public func releaseAttempts(forName fileName: String) throws {
-        try append(.released(fileName: fileName))
+        try append([.released(fileName: fileName)])
     }
 
-    /// Appends one line to the journal and applies it in memory.
-    private func append(_ line: StateLine) throws {
+    /// Appends lines to the journal with one write and applies them in memory.
+    private func append(_ lines: [StateLine]) throws {
         guard !readOnly else {
             throw StateFileError(path: path, kind: .unwritable, detail: "opened read-only")
         }
-        guard StateRecordCodec.isStorableFileName(line.fileName) else {
+        guard !lines.isEmpty else { return }
+        if let line = lines.first(where: { !StateRecordCodec.isStorableFileName($0.fileName) }) {
             throw StateFileError(path: path, kind: .unwritable,
                                  detail: "the file name \(line.fileName.debugDescription) cannot be stored in a state line")
         }
+        var text = ""
+        for line in lines { text += StateRecordCodec.encode(line) }
         try lock.withLock {
             guard let journal else {
                 throw StateFileError(path: path, kind: .unwritable, detail: "the state was closed")
             }
-            try journal.append(Array(StateRecordCodec.encode(line).utf8))
-            apply(line)
-            journalRecordCount += 1
+            try journal.append(text.utf8)
+            for line in lines { apply(line) }
+            journalRecordCount += lines.count
             hasUnsyncedRecords = true
         }
     }
