@@ -85,6 +85,11 @@ public protocol ForwardStateStore: Sendable {
     /// Adds or replaces the record for its digest and forgets the failed attempts under its
     /// file name; durable only after `sync()`.
     func record(_ record: ForwardRecord) throws
+    /// Adds several records at once, as `record(_:)` does each; durable only after `sync()`.
+    ///
+    /// Seeding records a whole archive, and a file-backed store can then write a batch with one
+    /// call instead of one per record.
+    func record(contentsOf records: [ForwardRecord]) throws
     /// What the state remembers of failed uploads under `fileName`, if anything.
     func attempts(forName fileName: String) -> DeliveryAttempts?
     /// Every event that is backing off or quarantined.
@@ -97,6 +102,12 @@ public protocol ForwardStateStore: Sendable {
     func sync() throws
     /// How many digests are recorded.
     var count: Int { get }
+}
+
+extension ForwardStateStore {
+    public func record(contentsOf records: [ForwardRecord]) throws {
+        for record in records { try self.record(record) }
+    }
 }
 
 /// What the state remembers of one accepted binary.

@@ -126,12 +126,11 @@ public struct ForwarderService: Sendable {
     /// the state, so it works beside a running forwarder.
     public func status() throws -> ForwarderStatus {
         let store = try FileStateStore(path: settings.statePath, readOnly: true)
-        let records = store.allRecords()
         let attempts = store.allAttempts()
         var status = ForwarderStatus(statePath: settings.statePath, watchFolder: settings.watchFolder,
                                      forwardingEnabled: settings.forwardingEnabled,
-                                     recordedEvents: records.count,
-                                     recordedWithoutReport: records.lazy.filter { !$0.hadReport }.count)
+                                     recordedEvents: store.count,
+                                     recordedWithoutReport: store.allRecords().lazy.filter { !$0.hadReport }.count)
         let waiting = attempts.sorted { ($0.quarantined ? 0 : 1, $0.fileName) < ($1.quarantined ? 0 : 1, $1.fileName) }
             .map(WaitingEvent.init)
         status.quarantined = waiting.filter(\.quarantined)
@@ -141,8 +140,12 @@ public struct ForwarderService: Sendable {
         }
         do {
             let entries = try LocalEventFolder(path: settings.watchFolder).listEntries()
+            // The digest cache only for binaries still in the folder: a state remembers every event
+            // ever forwarded, most of them long gone from the folder.
+            let listedBinaries = Set(entries.lazy.map(\.name).filter(EventFileRules.isEventBinary))
+            let cache = DigestCache(records: store.allRecords().lazy.filter { listedBinaries.contains($0.fileName) })
             let plan = ScanPlanner.plan(entries: entries, now: SystemClock().now(), policy: settings.policy,
-                                        cache: DigestCache(records: records), acceptedRecord: { store.record(for: $0) },
+                                        cache: cache, acceptedRecord: { store.record(for: $0) },
                                         deliveryAttempts: { store.attempts(forName: $0) })
             status.backlog = plan.candidates.count
             status.waiting = plan.skips

@@ -27,7 +27,9 @@ public struct LocalEventFolder: EventFolder {
     }
 
     public func readContents(of name: String) throws -> Data {
-        guard !name.contains("/"), !name.contains("\\"), name != "..", name != "." else {
+        // Byte checks: `String.contains` of a string goes through Foundation's slow string search.
+        guard !name.utf8.contains(UInt8(ascii: "/")), !name.utf8.contains(UInt8(ascii: "\\")),
+              name != "..", name != "." else {
             throw FolderError(kind: .outsideFolder, path: name, detail: "not a plain file name")
         }
         let filePath = (path as NSString).appendingPathComponent(name)
@@ -51,22 +53,24 @@ public struct LocalEventFolder: EventFolder {
         guard (status.st_mode & S_IFMT) == S_IFREG else {
             throw FolderError(kind: .notARegularFile, path: filePath, detail: "not a regular file")
         }
-        var data = Data(count: Int(status.st_size))
+        // Read into uninitialized memory that the Data then owns: `Data(count:)` would zero-fill
+        // every byte only for `read` to overwrite it.
+        let byteCount = Int(status.st_size)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 16)
         var total = 0
-        try data.withUnsafeMutableBytes { buffer in
-            while total < buffer.count {
-                let count = read(descriptor, buffer.baseAddress! + total, buffer.count - total)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw Self.folderError(errno, path: filePath)
-                }
-                if count == 0 { break }
-                total += count
+        while total < byteCount {
+            let count = read(descriptor, buffer + total, byteCount - total)
+            if count < 0 {
+                if errno == EINTR { continue }
+                let error = errno
+                buffer.deallocate()
+                throw Self.folderError(error, path: filePath)
             }
+            if count == 0 { break }
+            total += count
         }
         // A file that shrank while being read returns what was there; the caller compares sizes.
-        if total < data.count { data.removeSubrange(total...) }
-        return data
+        return Data(bytesNoCopy: buffer, count: total, deallocator: .custom { pointer, _ in pointer.deallocate() })
         #endif
     }
 
