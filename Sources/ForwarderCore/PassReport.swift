@@ -49,6 +49,33 @@ public struct PassReport: Hashable, Sendable, Codable {
     }
 }
 
+extension PassReport {
+    /// Decodes a report of this release or an earlier one: counters an earlier release did not
+    /// write (quarantine, the circuit breaker) read as zero, so `status` after an upgrade still
+    /// shows the last pass.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func count(_ key: CodingKeys) throws -> Int { try container.decodeIfPresent(Int.self, forKey: key) ?? 0 }
+        self.init(startedAt: try container.decode(FileTime.self, forKey: .startedAt))
+        finishedAt = try container.decode(FileTime.self, forKey: .finishedAt)
+        listedEntries = try count(.listedEntries)
+        eventBinaries = try count(.eventBinaries)
+        reports = try count(.reports)
+        pending = try count(.pending)
+        uploadsAttempted = try count(.uploadsAttempted)
+        forwarded = try count(.forwarded)
+        forwardedWithReport = try count(.forwardedWithReport)
+        lateReportsResent = try count(.lateReportsResent)
+        rejected = try count(.rejected)
+        failed = try count(.failed)
+        uploadedBytes = try container.decodeIfPresent(Int64.self, forKey: .uploadedBytes) ?? 0
+        skips = try container.decodeIfPresent([SkipReason: Int].self, forKey: .skips) ?? [:]
+        interrupted = try container.decodeIfPresent(Bool.self, forKey: .interrupted) ?? false
+        quarantined = try count(.quarantined)
+        circuitOpened = try container.decodeIfPresent(Bool.self, forKey: .circuitOpened) ?? false
+    }
+}
+
 extension FileTime: Codable {
     public init(from decoder: any Decoder) throws {
         self.init(nanosecondsSince1970: try decoder.singleValueContainer().decode(Int64.self))

@@ -141,3 +141,30 @@ struct RetryPlannerTests {
         }
     }
 }
+
+@Suite("Pass report")
+struct PassReportTests {
+    @Test("Upgrade: a last-pass report written before quarantine existed still decodes; new ones round-trip")
+    func earlierReportsDecode() throws {
+        var old = PassReport(startedAt: FileTime(nanosecondsSince1970: 5))
+        old.finishedAt = FileTime(nanosecondsSince1970: 9)
+        old.forwarded = 3
+        old.skip(.awaitingReport, count: 2)
+        old.interrupted = true
+        var fields = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(old)) as? [String: Any])
+        fields["quarantined"] = nil
+        fields["circuitOpened"] = nil
+        let earlier = try JSONSerialization.data(withJSONObject: fields)
+        let decoded = try JSONDecoder().decode(PassReport.self, from: earlier)
+        #expect(decoded.finishedAt == FileTime(nanosecondsSince1970: 9))
+        #expect((decoded.forwarded, decoded.skips[.awaitingReport], decoded.interrupted) == (3, 2, true))
+        #expect((decoded.quarantined, decoded.circuitOpened) == (0, false))
+
+        var report = PassReport(startedAt: FileTime(nanosecondsSince1970: 1))
+        report.quarantined = 2
+        report.circuitOpened = true
+        report.skip(.backingOff, count: 4)
+        #expect(try JSONDecoder().decode(PassReport.self, from: JSONEncoder().encode(report)) == report)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(PassReport.self, from: Data(#"{"forwarded": 1}"#.utf8)) }
+    }
+}
