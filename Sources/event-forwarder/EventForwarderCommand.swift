@@ -137,18 +137,10 @@ func exitingOnFatalErrors<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let error as ExitCode {
         throw error
-    } catch let error as StateFileError {
-        FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
-        throw ExitCode(2)
-    } catch let error as ServiceError {
-        FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
-        throw ExitCode(2)
-    } catch let error as UploaderSetupError {
-        FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
-        throw ExitCode(2)
     } catch {
         FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
-        throw ExitCode(1)
+        let isFatal = error is StateFileError || error is ServiceError || error is UploaderSetupError
+        throw ExitCode(isFatal ? 2 : 1)
     }
 }
 
