@@ -94,9 +94,16 @@ public final class SimStateStore: ForwardStateStore {
 
     public func allAttempts() -> [DeliveryAttempts] {
         state.withLock { state in
-            var merged = state
-            for line in state.unsynced { merged.apply(line) }
-            return merged.durableAttempts.values.sorted { $0.fileName < $1.fileName }
+            // Only the attempts are replayed: copying the state would copy every record too.
+            var attempts = state.durableAttempts
+            for line in state.unsynced {
+                switch line {
+                case .accepted(let record): attempts[record.fileName] = nil
+                case .attempts(let failed): attempts[failed.fileName] = failed
+                case .released(let fileName): attempts[fileName] = nil
+                }
+            }
+            return attempts.values.sorted { $0.fileName < $1.fileName }
         }
     }
 
