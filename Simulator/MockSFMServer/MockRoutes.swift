@@ -91,9 +91,12 @@ enum MockRoutes {
             }
             do {
                 let body = try await request.body.collect(upTo: limit)
-                let importRequest = MockImportRequest(receivedAt: receivedAt, serialHint: serialHint,
+                // Received when complete: the capacity model's wait starts then, not while the
+                // body was still arriving.
+                let completeAt = FileTime(Date())
+                let importRequest = MockImportRequest(receivedAt: completeAt, serialHint: serialHint,
                                                       contentType: contentType, body: body)
-                switch mock.admit(arrivalAt: FileTime(Date()), byteCount: body.readableBytes, serialHint: serialHint,
+                switch mock.admit(arrivalAt: completeAt, byteCount: body.readableBytes, serialHint: serialHint,
                                   contentType: contentType) {
                 case .refused(let refusal):
                     exchange = refusal
