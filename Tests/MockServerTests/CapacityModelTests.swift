@@ -36,6 +36,9 @@ struct CapacityModelTests {
         #expect(slot(model.admit(arrivalAt: at(0), byteCount: 1))?.serviceTime == .nanoseconds(10_000_020))
         #expect(CapacityPlan(maximumInProgress: 1, serviceMillisecondsPerMegabyte: 20).serviceTime(byteCount: 2_500_000)
                 == .milliseconds(50))
+        #expect(CapacityPlan(maximumInProgress: 4, serviceMillisecondsPerRequest: 30, serviceMillisecondsPerMegabyte: 500)
+                .requestsPerSecond(byteCount: 20_000) == 100)
+        #expect(CapacityPlan(maximumInProgress: 4).requestsPerSecond(byteCount: 20_000) == .infinity)
     }
 
     @Test("Capacity: a full server queues first come first served and never has more in progress than its limit")
