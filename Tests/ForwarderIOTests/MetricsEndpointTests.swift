@@ -90,6 +90,41 @@ struct MetricsEndpointTests {
         await server.shutdown()
     }
 
+    @Test("Health: with the server down and the circuit open, /health answers 503 with the reason")
+    func unhealthyWhenCircuitOpen() async throws {
+        let folder = try TemporaryFolder("metrics-circuit")
+        try FileManager.default.createDirectory(atPath: folder.file("ach"), withIntermediateDirectories: true)
+        try folder.write("ach/" + eventName(1), eventBytes(1), ageSeconds: 600, now: FileTime(Date()))
+        let settings = ForwarderSettings(
+            watchFolder: folder.file("ach"), forwardingEnabled: true, serverURL: "http://127.0.0.1:9",
+            passInterval: .seconds(3600), policy: ScanPolicy(), requestTimeout: .seconds(5), statePath: folder.file("state"),
+            serialHint: nil, logFormat: .text, retryPolicy: RetryPolicy(circuitBreakerFailures: 1),
+            metricsAddress: MetricsAddress(host: "127.0.0.1", port: 0))
+        let stop = StopSignal()
+        let (addresses, continuation) = AsyncStream<MetricsAddress>.makeStream()
+        let running = Task {
+            try await ForwarderService(settings: settings, logger: quietLogger)
+                .run(dryRun: false, stop: stop, onMetricsListening: { continuation.yield($0) })
+        }
+        var iterator = addresses.makeAsyncIterator()
+        let address = try #require(await iterator.next())
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: folder.file("state.last-pass.json")), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let health = try await httpGet("http://127.0.0.1:\(address.port)/health")
+        #expect(health.status == 503)
+        let body = try JSONSerialization.jsonObject(with: Data(health.body.utf8)) as? [String: Any]
+        #expect(body?["status"] as? String == "unhealthy")
+        #expect(body?["circuit_open"] as? Bool == true)
+        #expect((body?["reasons"] as? [String])?.first?.contains("circuit is open") == true, "\(health.body)")
+        let metrics = try await httpGet("http://127.0.0.1:\(address.port)/metrics")
+        #expect(metricValue(metrics.body, "blastware_forwarder_circuit_open") == 1)
+        #expect(metricValue(metrics.body, #"blastware_forwarder_upload_failures_total{class="retryable"}"#) == 1)
+        stop.request()
+        try await running.value
+    }
+
     /// The port from the forwarder's "serving /metrics" log line (it was asked for port 0).
     static func metricsPort(inLog logPath: String) async throws -> Int {
         let deadline = Date().addingTimeInterval(60)
