@@ -28,12 +28,15 @@ public actor EventForwarder {
     private var jitter: SplitMix64
     /// Uploads in a row, across passes, that failed; at the breaker's threshold the circuit is open.
     private var consecutiveFailures = 0
+    /// Fed with each upload's outcome and each pass's report; nil when nothing serves metrics.
+    public let metrics: ForwarderMetrics?
 
     /// - Parameter retrySeed: seeds the backoff jitter (production passes a random seed and logs it).
     public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
                 clock: any ForwarderClock, policy: ScanPolicy, serialHint: String? = nil, dryRun: Bool = false,
                 uploadConcurrency: Int = 1, retryPolicy: RetryPolicy = RetryPolicy(), retrySeed: UInt64 = 0,
-                recordsPerSync: Int = 500, logger: Logger) {
+                recordsPerSync: Int = 500, metrics: ForwarderMetrics? = nil, logger: Logger) {
+        self.metrics = metrics
         self.uploadConcurrency = max(1, uploadConcurrency)
         self.retryPolicy = retryPolicy
         self.jitter = SplitMix64(seed: retrySeed)
@@ -77,7 +80,7 @@ public actor EventForwarder {
 
         let uploader = self.uploader
         let planned = report
-        report = try await withThrowingTaskGroup(of: (UploadCandidate, PreparedUpload, UploadOutcome).self) { group in
+        report = try await withThrowingTaskGroup(of: (UploadCandidate, PreparedUpload, UploadOutcome, Duration).self) { group in
             var report = planned
             var inFlight = 0
             var recordsSinceSync = 0
@@ -86,7 +89,7 @@ public actor EventForwarder {
             var probing = circuitIsOpen
             /// Waits for one upload to finish and records it: state follows completion order.
             func finishOne() async throws {
-                guard let (candidate, prepared, outcome) = try await group.next() else { return }
+                guard let (candidate, prepared, outcome, duration) = try await group.next() else { return }
                 inFlight -= 1
                 inFlightDigests.remove(prepared.digest)
                 if case .failed = outcome {
@@ -95,7 +98,7 @@ public actor EventForwarder {
                     consecutiveFailures = 0
                     probing = false
                 }
-                try handle(outcome, for: candidate, prepared: prepared, report: &report)
+                try handle(outcome, for: candidate, prepared: prepared, duration: duration, report: &report)
                 recordsSinceSync += 1
                 if recordsSinceSync >= recordsPerSync {
                     try store.sync()
@@ -132,7 +135,11 @@ public actor EventForwarder {
                 report.uploadsAttempted += 1
                 inFlight += 1
                 inFlightDigests.insert(prepared.digest)
-                group.addTask { (candidate, prepared, await uploader.upload(prepared.request)) }
+                group.addTask {
+                    let started = ContinuousClock.now
+                    let outcome = await uploader.upload(prepared.request)
+                    return (candidate, prepared, outcome, ContinuousClock.now - started)
+                }
             }
             while inFlight > 0 { try await finishOne() }
             return report
@@ -140,6 +147,10 @@ public actor EventForwarder {
         try store.sync()
         cache.retainOnly(names: Set(entries.lazy.filter { $0.kind == .regularFile }.map(\.name)))
         report.finishedAt = clock.now()
+        if let metrics {
+            metrics.recordPass(report, circuitOpen: circuitIsOpen, stateRecords: store.count,
+                               quarantinedEvents: store.allAttempts().lazy.filter(\.quarantined).count)
+        }
         return report
     }
 
@@ -316,7 +327,7 @@ public actor EventForwarder {
     /// Counts and logs an outcome: an acceptance is recorded, anything else backs the event off
     /// (or quarantines it) in the state, so a restart keeps its wait.
     private func handle(_ outcome: UploadOutcome, for candidate: UploadCandidate, prepared: PreparedUpload,
-                        report: inout PassReport) throws {
+                        duration: Duration, report: inout PassReport) throws {
         var details = metadata(candidate, digest: prepared.digest)
         let problem: UploadProblem
         let rejected: Bool
@@ -326,10 +337,13 @@ public actor EventForwarder {
             try store.record(ForwardRecord(digest: prepared.digest, fileName: candidate.binary.name,
                                            byteCount: candidate.binary.byteCount, hadReport: hadReport,
                                            forwardedAt: clock.now(), fingerprint: candidate.binary.fingerprint))
+            let byteCount = Int64(prepared.request.binary.contents.count + (prepared.request.report?.contents.count ?? 0))
             report.forwarded += 1
-            report.uploadedBytes += Int64(prepared.request.binary.contents.count + (prepared.request.report?.contents.count ?? 0))
+            report.uploadedBytes += byteCount
             if hadReport { report.forwardedWithReport += 1 }
             if prepared.reason == .lateReport { report.lateReportsResent += 1 }
+            metrics?.recordAccepted(withReport: hadReport, lateReport: prepared.reason == .lateReport, byteCount: byteCount,
+                                    duration: duration, at: clock.now())
             details["server.inserted"] = "\(row.inserted ?? 0)"
             details["server.skipped"] = "\(row.skipped ?? 0)"
             logger.info(prepared.reason == .lateReport ? "re-sent with late report" : "forwarded", metadata: details)
@@ -341,6 +355,7 @@ public actor EventForwarder {
             report.failed += 1
             (problem, rejected) = (failure, false)
         }
+        metrics?.recordFailure(refused: rejected, duration: duration)
         let now = clock.now()
         let attempts = RetryPlanner.afterFailure(store.attempts(forName: candidate.binary.name),
                                                  fileName: candidate.binary.name, digest: prepared.digest,
