@@ -1,6 +1,12 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// The commit `scripts/package` stamps into the binary (`FORWARDER_BUILD_COMMIT`), kept to
+/// characters that are safe inside a C string; plain builds leave it out and say "unknown".
+let buildCommit = Context.environment["FORWARDER_BUILD_COMMIT"].map { commit in
+    String(commit.filter { $0.isASCII && ($0.isLetter || $0.isNumber || "-._+".contains($0)) }.prefix(64))
+}.flatMap { $0.isEmpty ? nil : $0 }
+
 let package = Package(
     name: "BlastwareEventForwarder",
     platforms: [.macOS(.v15)],
@@ -33,11 +39,18 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/ForwarderCore"
         ),
+        // One C function returning the stamped commit: a new commit recompiles only this.
+        .target(
+            name: "CBuildStamp",
+            path: "Sources/CBuildStamp",
+            cSettings: buildCommit.map { [.define("FORWARDER_BUILD_COMMIT", to: "\"\($0)\"")] } ?? []
+        ),
         // The only production code that touches the OS.
         .target(
             name: "ForwarderIO",
             dependencies: [
                 "ForwarderCore",
+                "CBuildStamp",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

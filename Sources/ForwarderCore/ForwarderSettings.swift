@@ -74,6 +74,28 @@ public struct SettingsLayer: Hashable, Sendable {
     }
 }
 
+/// One key's merged value and where it came from: a config file's path, "environment", a flag
+/// such as "--watch", or "default".
+public struct EffectiveValue: Hashable, Sendable {
+    public var value: String
+    public var source: String
+
+    public init(value: String, source: String) {
+        self.value = value
+        self.source = source
+    }
+
+    /// The value as it may be shown: the API token never is.
+    public func shown(for key: SettingsResolver.Key) -> String {
+        key == .bearerToken ? BearerToken(value).description : value
+    }
+}
+
+/// Every unusable value one resolution found, in the order found.
+public struct SettingsProblems: Error, Hashable, Sendable {
+    public var errors: [SettingsError]
+}
+
 /// A setting value that cannot be used: the message names the key, the value and what is allowed.
 public struct SettingsError: Error, Hashable, Sendable, CustomStringConvertible {
     public var key: String
@@ -143,15 +165,8 @@ public enum SettingsResolver {
     /// - Parameter defaultStatePath: where the state lives when no layer names it (next to the
     ///   config file when there is one).
     public static func resolve(_ layers: [SettingsLayer], defaultStatePath: String? = nil) throws -> ForwarderSettings {
-        var merged: [String: (value: String, source: String)] = [:]
-        for key in Key.allCases {
-            if let value = key.defaultValue { merged[key.rawValue] = (value, "default") }
-        }
-        if let defaultStatePath { merged[Key.statePath.rawValue] = (defaultStatePath, "default") }
-        for layer in layers {
-            for (key, value) in layer.values { merged[key] = (value, layer.source) }
-        }
-        func raw(_ key: Key) -> (value: String, source: String)? { merged[key.rawValue] }
+        let merged = effectiveValues(layers, defaultStatePath: defaultStatePath)
+        func raw(_ key: Key) -> EffectiveValue? { merged[key] }
         func text(_ key: Key) -> String? {
             guard let entry = raw(key) else { return nil }
             let trimmed = entry.value.trimmingCharacters(in: .whitespaces)
@@ -244,6 +259,50 @@ public enum SettingsResolver {
             statePath: statePath, serialHint: text(.serialHint), logFormat: logFormat, uploadConcurrency: concurrency,
             retryPolicy: retryPolicy, certificateAuthorityFile: text(.certificateAuthorityFile),
             bearerToken: token.map(BearerToken.init), metricsAddress: metricsAddress)
+    }
+
+    /// Resolves the layers like `resolve`, but collects every bad value instead of the first.
+    ///
+    /// After each error the offending key falls back to its default and resolution runs again,
+    /// so later keys are checked too; a key that fails again at its default (a rule between two
+    /// keys, such as the retry ceiling below the base) ends the search, reported once.
+    public static func resolveCollectingProblems(_ layers: [SettingsLayer],
+                                                 defaultStatePath: String? = nil) -> Result<ForwarderSettings, SettingsProblems> {
+        let defaults = effectiveValues([], defaultStatePath: defaultStatePath)
+        var problems: [SettingsError] = []
+        var fallback: [String: String] = [:]
+        while true {
+            let fallbackLayer = SettingsLayer(source: "default", values: fallback)
+            do {
+                let settings = try resolve(layers + [fallbackLayer], defaultStatePath: defaultStatePath)
+                return problems.isEmpty ? .success(settings) : .failure(SettingsProblems(errors: problems))
+            } catch let error as SettingsError {
+                // A second failure of a key already at its default is the same problem again.
+                guard fallback[error.key] == nil else { return .failure(SettingsProblems(errors: problems)) }
+                problems.append(error)
+                guard let key = Key(rawValue: error.key) else { return .failure(SettingsProblems(errors: problems)) }
+                fallback[key.rawValue] = defaults[key]?.value ?? ""
+            } catch {
+                preconditionFailure("resolve throws only SettingsError, got \(error)")
+            }
+        }
+    }
+
+    /// The raw value of every key that has one, and the source that set it, after merging.
+    ///
+    /// `resolve` validates exactly these values, so `validate` can show what a run would use.
+    public static func effectiveValues(_ layers: [SettingsLayer], defaultStatePath: String? = nil) -> [Key: EffectiveValue] {
+        var merged: [Key: EffectiveValue] = [:]
+        for key in Key.allCases {
+            if let value = key.defaultValue { merged[key] = EffectiveValue(value: value, source: "default") }
+        }
+        if let defaultStatePath { merged[.statePath] = EffectiveValue(value: defaultStatePath, source: "default") }
+        for layer in layers {
+            for (name, value) in layer.values {
+                if let key = Key(rawValue: name) { merged[key] = EffectiveValue(value: value, source: layer.source) }
+            }
+        }
+        return merged
     }
 
     /// Python configparser's boolean words, which series3-watcher's config.ini uses.

@@ -36,16 +36,45 @@ public final class HTTPEventUploader: EventUploader {
         configuration.httpVersion = .http1Only
         if let certificateAuthorityFile {
             var tls = TLSConfiguration.makeClientConfiguration()
-            do {
-                let certificates = try NIOSSLCertificate.fromPEMFile(certificateAuthorityFile)
-                guard !certificates.isEmpty else { throw UploaderSetupError.noCertificates }
-                tls.trustRoots = .certificates(certificates)
-            } catch {
-                throw UploaderSetupError.unusableCertificateFile(path: certificateAuthorityFile, detail: "\(error)")
-            }
+            tls.trustRoots = .certificates(try Self.certificateAuthorities(inFile: certificateAuthorityFile))
             configuration.tlsConfiguration = tls
         }
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// The PEM certificates in `path`, as `SFM_CA_FILE` names them.
+    ///
+    /// - Throws: `UploaderSetupError.unusableCertificateFile` when the file cannot be read or
+    ///   holds no certificate.
+    public static func certificateAuthorities(inFile path: String) throws -> [NIOSSLCertificate] {
+        do {
+            let certificates = try NIOSSLCertificate.fromPEMFile(path)
+            guard !certificates.isEmpty else { throw UploaderSetupError.noCertificates }
+            return certificates
+        } catch {
+            throw UploaderSetupError.unusableCertificateFile(path: path, detail: "\(error)")
+        }
+    }
+
+    /// Sends an empty POST to the import endpoint, with the token, and returns the HTTP status.
+    ///
+    /// For `validate --check-server`: it goes through this client's TLS and timeouts exactly as
+    /// an upload does and reaches the very path uploads use, yet carries no file, so the server
+    /// stores nothing (it answers 4xx for the missing `files` field).
+    public func probe() async -> ServerProbeOutcome {
+        var httpRequest = HTTPClientRequest(url: ImportContract.endpoint(baseURL: baseURL, serialHint: serialHint))
+        httpRequest.method = .POST
+        httpRequest.headers.add(name: "Accept", value: "application/json")
+        httpRequest.headers.add(name: "User-Agent", value: ImportContract.userAgent)
+        if let authorization { httpRequest.headers.add(name: "Authorization", value: authorization) }
+        httpRequest.body = .bytes(ByteBuffer())
+        do {
+            let response = try await client.execute(httpRequest, timeout: .nanoseconds(requestTimeout.wholeNanoseconds))
+            _ = try await response.body.collect(upTo: Self.replyByteLimit)
+            return .answered(status: Int(response.status.code))
+        } catch {
+            return .noAnswer(detail: "\(error)")
+        }
     }
 
     /// Closes the kept-alive connections; call once, when the forwarder stops.
@@ -82,6 +111,12 @@ public final class HTTPEventUploader: EventUploader {
             return .failed(UploadProblem(kind: .transport, detail: "\(error)"))
         }
     }
+}
+
+/// What `HTTPEventUploader.probe()` got: an HTTP status, or why there was none.
+public enum ServerProbeOutcome: Hashable, Sendable {
+    case answered(status: Int)
+    case noAnswer(detail: String)
 }
 
 /// Why the uploader could not be set up; a settings problem, so the command exits 2.

@@ -15,14 +15,21 @@ public enum SettingsLoader {
     public static func load(configPath: String?, environment: [String: String],
                             flags: [(key: SettingsResolver.Key, flag: String, value: String)]) throws -> ForwarderSettings {
         var layers: [SettingsLayer] = []
-        var defaultStatePath: String?
-        if let configPath {
-            let text = try readConfigText(configPath)
-            layers.append(SettingsLayer(source: configPath, values: try IniFile.parse(text, path: configPath)))
-            let folder = (configPath as NSString).deletingLastPathComponent
-            defaultStatePath = folder.isEmpty ? defaultStateFileName
-                : (folder as NSString).appendingPathComponent(defaultStateFileName)
-        }
+        if let configPath { layers.append(try configLayer(configPath)) }
+        layers += otherLayers(environment: environment, flags: flags)
+        return try SettingsResolver.resolve(layers, defaultStatePath: defaultStatePath(configPath: configPath))
+    }
+
+    /// The values of a config file, named by its path.
+    public static func configLayer(_ configPath: String) throws -> SettingsLayer {
+        let text = try readConfigText(configPath)
+        return SettingsLayer(source: configPath, values: try IniFile.parse(text, path: configPath))
+    }
+
+    /// The environment's and the flags' values, in that order (flags win).
+    public static func otherLayers(environment: [String: String],
+                                   flags: [(key: SettingsResolver.Key, flag: String, value: String)]) -> [SettingsLayer] {
+        var layers: [SettingsLayer] = []
         let known = Set(SettingsResolver.Key.allCases.map(\.rawValue))
         let environmentValues = environment.filter { known.contains($0.key) }
         if !environmentValues.isEmpty {
@@ -31,7 +38,15 @@ public enum SettingsLoader {
         for flag in flags {
             layers.append(SettingsLayer(source: flag.flag, values: [flag.key.rawValue: flag.value]))
         }
-        return try SettingsResolver.resolve(layers, defaultStatePath: defaultStatePath)
+        return layers
+    }
+
+    /// The state's path when no setting names one: beside the config file, else nil (the
+    /// resolver's default, in the working folder).
+    public static func defaultStatePath(configPath: String?) -> String? {
+        guard let configPath else { return nil }
+        let folder = (configPath as NSString).deletingLastPathComponent
+        return folder.isEmpty ? defaultStateFileName : (folder as NSString).appendingPathComponent(defaultStateFileName)
     }
 
     /// The text of a config file, as UTF-8 or else as Windows-1252.

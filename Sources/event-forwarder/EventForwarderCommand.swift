@@ -13,7 +13,9 @@ struct EventForwarderCommand: AsyncParsableCommand {
         discussion: "Settings come from --config (series3-watcher's config.ini keys), then environment "
             + "variables of the same names, then flags; later sources win. Exit codes: 0 done, "
             + "1 a pass or upload failed, 2 a setting, an argument or the state file is unusable.",
-        subcommands: [Run.self, Once.self, SeedState.self, Status.self, Retry.self]
+        version: ForwarderBuildInfo.versionLine,
+        subcommands: [Run.self, Once.self, SeedState.self, Status.self, Retry.self, Validate.self, Version.self,
+                      SampleConfigCommand.self]
     )
 
     /// Runs the chosen command; usage errors exit 2 like bad settings, not ArgumentParser's 64.
