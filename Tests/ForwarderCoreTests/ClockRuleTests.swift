@@ -175,6 +175,19 @@ struct ClockRuleTests {
         #expect(world.plan().skips[.binaryNotQuiescent] == 1)
     }
 
+    @Test("Backoff: a wall clock stepped back before the last attempt makes the event due, not held",
+          arguments: [(Duration.nanoseconds(-1), true), (.zero, false), (.seconds(9), false), (.seconds(10), true)])
+    func backoffAfterStepBack(offsetFromLastAttempt: Duration, due: Bool) {
+        let lastAttempt = FileTime(secondsSince1970: 1_800_000_000)
+        let entry = FolderEntry(name: Self.binary, byteCount: 100, modificationTime: lastAttempt - .seconds(600))
+        let attempts = DeliveryAttempts(fileName: Self.binary, digest: EventDigest(of: Array("x".utf8)),
+                                        fingerprint: entry.fingerprint, failures: 1, rejections: 0,
+                                        lastAttemptAt: lastAttempt, nextAttemptAt: lastAttempt + .seconds(10),
+                                        quarantined: false, lastError: "timeout")
+        let standing = RetryPlanner.standing(of: entry, attempts: attempts, now: lastAttempt + offsetFromLastAttempt)
+        #expect((standing == .due) == due)
+    }
+
     @Test("Age source: with `name`, the name's event time decides the window at its boundary",
           arguments: [(Duration.seconds(-1), true), (.zero, false), (.seconds(1), false)])
     func nameAgeBoundary(offsetFromOldestAllowed: Duration, tooOld: Bool) {
