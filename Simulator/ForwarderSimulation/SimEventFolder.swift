@@ -14,6 +14,9 @@ public final class SimEventFolder: EventFolder {
     private struct StoredFile {
         var contents: Data
         var modificationTime: FileTime
+        /// When the file was last written in true time; differs from the modification time
+        /// when the PC's wall clock was stepped (see `applyScheduledOperations(through:wallClockOffset:)`).
+        var lastWrittenAt: FileTime
         var identity: FileIdentity
         var isDirectory: Bool
     }
@@ -24,26 +27,32 @@ public final class SimEventFolder: EventFolder {
         var schedule: LiveWriteSchedule.Iterator?
         var nextScheduled: FolderWriteOperation?
 
-        mutating func store(_ name: String, contents: Data, modificationTime: FileTime, isDirectory: Bool) {
+        mutating func store(_ name: String, contents: Data, modificationTime: FileTime, isDirectory: Bool,
+                            writtenAt: FileTime? = nil) {
             files[name] = StoredFile(contents: contents, modificationTime: modificationTime,
+                                     lastWrittenAt: writtenAt ?? modificationTime,
                                      identity: FileIdentity(volume: 1, file: nextFileNumber), isDirectory: isDirectory)
             nextFileNumber += 1
         }
 
-        /// Carries out `operation`; returns false when it names a file that does not exist.
-        mutating func apply(_ operation: FolderWriteOperation) -> Bool {
+        /// Carries out `operation`, dating it `wallClockOffset` away from its true time as a PC
+        /// whose clock was stepped does; returns false when it names a file that does not exist.
+        mutating func apply(_ operation: FolderWriteOperation, wallClockOffset: Duration = .zero) -> Bool {
+            let stamped = operation.time + wallClockOffset
             switch operation.action {
             case .createDirectory:
-                store(operation.name, contents: Data(), modificationTime: operation.time, isDirectory: true)
+                store(operation.name, contents: Data(), modificationTime: stamped, isDirectory: true, writtenAt: operation.time)
             case .create(let bytes):
-                store(operation.name, contents: bytes, modificationTime: operation.time, isDirectory: false)
+                store(operation.name, contents: bytes, modificationTime: stamped, isDirectory: false, writtenAt: operation.time)
             case .append(let bytes):
                 guard files[operation.name] != nil else { return false }
                 files[operation.name]?.contents.append(bytes)
-                files[operation.name]?.modificationTime = operation.time
+                files[operation.name]?.modificationTime = stamped
+                files[operation.name]?.lastWrittenAt = operation.time
             case .finish:
                 guard files[operation.name] != nil else { return false }
-                files[operation.name]?.modificationTime = operation.time
+                files[operation.name]?.modificationTime = stamped
+                files[operation.name]?.lastWrittenAt = operation.time
             }
             return true
         }
@@ -75,6 +84,12 @@ public final class SimEventFolder: EventFolder {
             guard !file.isDirectory else { throw error(.notARegularFile, name, "is a folder") }
             return file.contents
         }
+    }
+
+    /// When `name` was last written in true time, for judges: the modification time a listing
+    /// shows is the PC's wall clock, which the simulation may have stepped.
+    public func lastWrittenAt(_ name: String) -> FileTime? {
+        state.withLock { $0.files[name]?.lastWrittenAt }
     }
 
     // MARK: Direct changes
@@ -147,13 +162,14 @@ public final class SimEventFolder: EventFolder {
     /// Carries out every queued operation whose time is at or before `time`, in order, and
     /// returns how many there were. Holding the lock throughout keeps concurrent callers from
     /// interleaving one schedule's writes.
+    /// `wallClockOffset` is how far the PC's wall clock is from true time: writes are dated by it.
     @discardableResult
-    public func applyScheduledOperations(through time: FileTime) throws -> Int {
+    public func applyScheduledOperations(through time: FileTime, wallClockOffset: Duration = .zero) throws -> Int {
         let (appliedCount, missingName) = state.withLock { state -> (Int, String?) in
             var appliedCount = 0
             while let operation = state.nextScheduled, operation.time <= time {
                 state.nextScheduled = state.schedule?.next()
-                guard state.apply(operation) else { return (appliedCount, operation.name) }
+                guard state.apply(operation, wallClockOffset: wallClockOffset) else { return (appliedCount, operation.name) }
                 appliedCount += 1
             }
             return (appliedCount, nil)

@@ -121,6 +121,7 @@ public enum SettingsResolver {
         case passIntervalSeconds = "SFM_FORWARD_INTERVAL_SECONDS"
         case forwardsPerPassLimit = "SFM_MAX_FORWARDS_PER_PASS"
         case maximumEventAgeDays = "MAX_EVENT_AGE_DAYS"
+        case eventAgeSource = "SFM_EVENT_AGE_SOURCE"
         case quiescenceSeconds = "SFM_QUIESCENCE_SECONDS"
         case reportGraceSeconds = "SFM_MISSING_REPORT_GRACE_SECONDS"
         case requestTimeoutSeconds = "SFM_HTTP_TIMEOUT_SECONDS"
@@ -144,6 +145,7 @@ public enum SettingsResolver {
             case .passIntervalSeconds: return "60"
             case .forwardsPerPassLimit: return "500"
             case .maximumEventAgeDays: return "365"
+            case .eventAgeSource: return EventAgeSource.modificationTime.rawValue
             case .quiescenceSeconds: return "5"
             case .reportGraceSeconds: return "60"
             case .requestTimeoutSeconds: return "60"
@@ -246,11 +248,16 @@ public enum SettingsResolver {
             }
             metricsAddress = address
         }
+        let ageSourceEntry = raw(.eventAgeSource)!
+        guard let ageSource = EventAgeSource(rawValue: (text(.eventAgeSource) ?? "").lowercased()) else {
+            throw SettingsError(key: Key.eventAgeSource.rawValue, value: ageSourceEntry.value, source: ageSourceEntry.source,
+                                allowed: "mtime or name")
+        }
         let policy = ScanPolicy(
             quiescencePeriod: try seconds(.quiescenceSeconds, minimum: 0, allowZero: true),
             reportGracePeriod: try seconds(.reportGraceSeconds, minimum: 0, allowZero: true),
             maximumEventAge: .seconds(ageDays * 86_400),
-            forwardsPerPassLimit: limit == 0 ? nil : limit)
+            forwardsPerPassLimit: limit == 0 ? nil : limit, eventAgeSource: ageSource)
         return ForwarderSettings(
             watchFolder: watchFolder, forwardingEnabled: enabled, serverURL: serverURL,
             passInterval: try seconds(.passIntervalSeconds, minimum: 0, allowZero: false),

@@ -72,10 +72,13 @@ public enum RetryStanding: Hashable, Sendable {
 public enum RetryPlanner {
     /// Where `entry` stands, given what the state remembers of its name.
     ///
-    /// Attempts made on other bytes (the file was replaced or rewritten) do not count.
+    /// Attempts made on other bytes (the file was replaced or rewritten) do not count. A wall
+    /// clock now before the last attempt was stepped back, so the wait cannot be measured: the
+    /// event is due, rather than held for as long as the clock went back.
     public static func standing(of entry: FolderEntry, attempts: DeliveryAttempts?, now: FileTime) -> RetryStanding {
         guard let attempts, attempts.fingerprint == entry.fingerprint else { return .due }
         if attempts.quarantined { return .quarantined }
+        if now < attempts.lastAttemptAt { return .due }
         return now < attempts.nextAttemptAt ? .backingOff(until: attempts.nextAttemptAt) : .due
     }
 

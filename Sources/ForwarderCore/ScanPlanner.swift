@@ -1,21 +1,30 @@
 /// The rules of one pass, as values: what counts as settled, how long to wait for a report,
 /// how far back to look and how many uploads one pass may make.
 public struct ScanPolicy: Hashable, Sendable {
-    /// A file modified more recently than this is still being written.
+    /// A file quiet for less than this is still being written (see `SettleRule`).
     public var quiescencePeriod: Duration
     /// A binary with no report this long after it settled is sent alone.
     public var reportGracePeriod: Duration
-    /// Binaries modified longer ago than this are ignored.
+    /// Binaries whose event time is longer ago than this are ignored.
     public var maximumEventAge: Duration
     /// At most this many uploads per pass; nil means unlimited.
     public var forwardsPerPassLimit: Int?
+    /// Whether the modification time or the name's event time decides the age window.
+    public var eventAgeSource: EventAgeSource
 
     public init(quiescencePeriod: Duration = .seconds(5), reportGracePeriod: Duration = .seconds(60),
-                maximumEventAge: Duration = .seconds(365 * 86_400), forwardsPerPassLimit: Int? = 500) {
+                maximumEventAge: Duration = .seconds(365 * 86_400), forwardsPerPassLimit: Int? = 500,
+                eventAgeSource: EventAgeSource = .modificationTime) {
         self.quiescencePeriod = quiescencePeriod
         self.reportGracePeriod = reportGracePeriod
         self.maximumEventAge = maximumEventAge
         self.forwardsPerPassLimit = forwardsPerPassLimit
+        self.eventAgeSource = eventAgeSource
+    }
+
+    /// Whether `binary` is older than the age window at `now`, by the configured age source.
+    public func isTooOld(_ binary: FolderEntry, now: FileTime) -> Bool {
+        eventAgeSource.eventTime(of: binary) < now - maximumEventAge
     }
 }
 
@@ -25,11 +34,11 @@ public enum SkipReason: String, CaseIterable, Hashable, Sendable, Codable {
     case notAnEvent
     /// A sub-folder, link or device.
     case notARegularFile
-    /// The binary's modification time is older than the age window.
+    /// The binary's event time (modification time, or the name's time) is older than the age window.
     case tooOld
-    /// The binary was modified within the quiescence period.
+    /// The binary has been quiet for less than the quiescence period.
     case binaryNotQuiescent
-    /// Its report exists but was modified within the quiescence period.
+    /// Its report exists but has been quiet for less than the quiescence period.
     case reportNotQuiescent
     /// No report yet and the grace period has not run out.
     case awaitingReport
@@ -128,11 +137,16 @@ public enum ScanPlanner {
     /// - Parameters:
     ///   - entries: the folder listing.
     ///   - now: the wall time the listing is judged against.
+    ///   - monotonicNow: the monotonic time the listing was taken at.
+    ///   - observations: how long each file has been seen unchanged (see `SettleRule`); the
+    ///     caller records the listing in it before planning.
     ///   - cache: digests of files hashed before.
     ///   - acceptedRecord: the state's record for a digest, if that content was accepted.
     ///   - deliveryAttempts: the state's failed attempts under a name; an event that is backing
     ///     off or quarantined is skipped here, before the cap, so it never holds others up.
-    public static func plan(entries: [FolderEntry], now: FileTime, policy: ScanPolicy, cache: DigestCache,
+    public static func plan(entries: [FolderEntry], now: FileTime, monotonicNow: MonotonicTime = .origin,
+                            observations: SettleObservations = SettleObservations(),
+                            policy: ScanPolicy, cache: DigestCache,
                             acceptedRecord: (EventDigest) -> ForwardRecord?,
                             deliveryAttempts: (String) -> DeliveryAttempts? = { _ in nil }) -> ScanPlan {
         var skips: [SkipReason: Int] = [:]
@@ -156,21 +170,24 @@ public enum ScanPlanner {
             }
         }
 
-        let oldestAllowed = now - policy.maximumEventAge
+        func quietTime(_ entry: FolderEntry) -> Duration {
+            SettleRule.quietTime(of: entry, wallNow: now, monotonicNow: monotonicNow, observations: observations)
+        }
         var candidates: [UploadCandidate] = []
         for binary in binaries.lazy.map({ entries[$0] }) {
-            if binary.modificationTime < oldestAllowed {
+            if policy.isTooOld(binary, now: now) {
                 skips[.tooOld, default: 0] += 1
                 continue
             }
-            if now - binary.modificationTime < policy.quiescencePeriod {
+            let binaryQuietTime = quietTime(binary)
+            if binaryQuietTime < policy.quiescencePeriod {
                 skips[.binaryNotQuiescent, default: 0] += 1
                 continue
             }
             // The ACH name is preferred; the first name that exists decides, settled or not.
             let report = EventFileRules.reportNames(forBinary: binary.name).lazy
                 .compactMap { reportsByKey[EventFileRules.caseFoldedKey($0)].map { entries[$0] } }.first
-            if let report, now - report.modificationTime < policy.quiescencePeriod {
+            if let report, quietTime(report) < policy.quiescencePeriod {
                 skips[.reportNotQuiescent, default: 0] += 1
                 continue
             }
@@ -183,7 +200,7 @@ public enum ScanPlanner {
                 }
                 reason = .lateReport
             }
-            if report == nil, now - binary.modificationTime < policy.reportGracePeriod {
+            if report == nil, binaryQuietTime < policy.reportGracePeriod {
                 skips[.awaitingReport, default: 0] += 1
                 continue
             }

@@ -1,12 +1,16 @@
 import Foundation
 
-/// The wall time compared with file modification times, and the sleep between passes.
+/// The wall time compared with file modification times, a monotonic time that never steps,
+/// and the sleep between passes.
 ///
 /// Production uses the system clock; the simulation moves a clock of its own so that a day of
-/// passes runs in seconds and every run with one seed sees the same times.
+/// passes runs in seconds and every run with one seed sees the same times, and it can step the
+/// wall time (time sync, a hand-set clock) while the monotonic time goes on.
 public protocol ForwarderClock: Sendable {
     /// The current wall time, in the same epoch as file modification times.
     func now() -> FileTime
+    /// The current monotonic time: unaffected when the wall clock is stepped.
+    func monotonicNow() -> MonotonicTime
     /// Waits for `duration` of this clock's time; throws `CancellationError` when cancelled.
     func sleep(for duration: Duration) async throws
 }

@@ -18,6 +18,8 @@ public actor EventForwarder {
     public let dryRun: Bool
     private let logger: Logger
     private var cache: DigestCache
+    /// Since when, on the monotonic clock, each listed file has been seen unchanged.
+    private var observations = SettleObservations()
     private var stopRequested = false
     /// Records between two syncs inside one long pass; the pass also syncs at its end.
     private let recordsPerSync: Int
@@ -68,8 +70,14 @@ public actor EventForwarder {
         let now = clock.now()
         var report = PassReport(startedAt: now)
         let entries = try folder.listEntries()
+        let monotonicNow = clock.monotonicNow()
+        for file in observations.observe(entries, wallNow: now, monotonicNow: monotonicNow) {
+            logger.warning("clock skew: file is dated \(Int(file.skew.secondsValue.rounded())) s ahead of this PC's clock; it is sent once it has stayed unchanged for the quiescence period",
+                           metadata: ["event.name": "\(file.name)", "clock.skew_seconds": "\(file.skew.secondsValue)"])
+        }
         let store = self.store
-        let plan = ScanPlanner.plan(entries: entries, now: now, policy: policy, cache: cache,
+        let plan = ScanPlanner.plan(entries: entries, now: now, monotonicNow: monotonicNow, observations: observations,
+                                    policy: policy, cache: cache,
                                     acceptedRecord: { store.record(for: $0) },
                                     deliveryAttempts: { store.attempts(forName: $0) })
         report.listedEntries = plan.listedEntryCount
@@ -167,10 +175,9 @@ public actor EventForwarder {
         let binaries = entries.filter { $0.kind == .regularFile && EventFileRules.isEventBinary($0.name) }
         var report = SeedReport()
         report.eventBinaries = binaries.count
-        let oldestAllowed = now - policy.maximumEventAge
         var toHash: [FolderEntry] = []
         for binary in binaries {
-            if binary.modificationTime < oldestAllowed {
+            if policy.isTooOld(binary, now: now) {
                 report.skippedTooOld += 1
             } else if let digest = cache.digest(for: binary), store.record(for: digest) != nil {
                 report.alreadyKnown += 1

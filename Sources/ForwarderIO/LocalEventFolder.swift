@@ -157,11 +157,18 @@ public struct LocalEventFolder: EventFolder {
     }
 }
 
-/// The real wall clock and real sleeping.
+/// The real wall clock, the system's monotonic clock and real sleeping.
 public struct SystemClock: ForwarderClock {
+    /// The monotonic reading taken as origin; only differences between readings matter.
+    private let origin = ContinuousClock.now
+
     public init() {}
 
     public func now() -> FileTime { FileTime(Date()) }
+
+    public func monotonicNow() -> MonotonicTime {
+        MonotonicTime(nanosecondsSinceOrigin: (ContinuousClock.now - origin).wholeNanoseconds)
+    }
 
     public func sleep(for duration: Duration) async throws {
         try await Task.sleep(for: duration)

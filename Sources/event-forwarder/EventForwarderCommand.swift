@@ -51,6 +51,8 @@ struct SettingsOptions: ParsableArguments {
     var url: String?
     @Option(help: "Ignore binaries modified longer ago than this many days (MAX_EVENT_AGE_DAYS, default 365).")
     var maxAgeDays: String?
+    @Option(help: "What dates an event for the age window: mtime or name, the time in the Blastware file name (SFM_EVENT_AGE_SOURCE, default mtime).")
+    var eventAgeSource: String?
     @Option(help: "Seconds a file must be unmodified before it is read (SFM_QUIESCENCE_SECONDS, default 5).")
     var quiescenceSeconds: String?
     @Option(help: "Seconds to wait for a report before sending a binary alone (SFM_MISSING_REPORT_GRACE_SECONDS, default 60).")
@@ -85,6 +87,7 @@ struct SettingsOptions: ParsableArguments {
             (.watchFolder, "--watch", watch), (.statePath, "--state", state), (.serverURL, "--url", url),
             (.forwardingEnabled, "--url", url.map { _ in "true" }),
             (.maximumEventAgeDays, "--max-age-days", maxAgeDays),
+            (.eventAgeSource, "--event-age-source", eventAgeSource),
             (.quiescenceSeconds, "--quiescence-seconds", quiescenceSeconds),
             (.reportGraceSeconds, "--report-grace-seconds", reportGraceSeconds),
             (.forwardsPerPassLimit, "--max-forwards-per-pass", maxForwardsPerPass),

@@ -33,15 +33,23 @@ final class TemporaryFolder: @unchecked Sendable {
     }
 }
 
-/// A wall clock that moves only when a test moves it.
+/// A wall clock that moves only when a test moves it, with a monotonic clock that moves with it
+/// except when the test steps the wall clock.
 final class ManualClock: ForwarderClock {
-    private let current: Mutex<FileTime>
+    private let current: Mutex<(wall: FileTime, monotonic: MonotonicTime)>
 
-    init(_ start: FileTime = FileTime(Date())) { current = Mutex(start) }
+    init(_ start: FileTime = FileTime(Date())) { current = Mutex((start, .origin)) }
 
-    func now() -> FileTime { current.withLock { $0 } }
+    func now() -> FileTime { current.withLock { $0.wall } }
 
-    func advance(by duration: Duration) { current.withLock { $0 = $0 + duration } }
+    func monotonicNow() -> MonotonicTime { current.withLock { $0.monotonic } }
+
+    func advance(by duration: Duration) {
+        current.withLock { $0 = ($0.wall + duration, $0.monotonic + duration) }
+    }
+
+    /// Steps the wall clock alone, forward or back, as time sync does.
+    func stepWall(by duration: Duration) { current.withLock { $0.wall = $0.wall + duration } }
 
     func sleep(for duration: Duration) async throws {
         try Task.checkCancellation()

@@ -2,20 +2,54 @@ import ForwarderCore
 import Foundation
 import Synchronization
 
-/// Simulated wall time: moves only when the simulation moves it.
+/// Simulated wall and monotonic time: both move only when the simulation moves them.
 ///
-/// `sleep(for:)` advances the clock at once, so a day of 60-second passes runs in seconds and a
-/// run with one seed always sees the same times.
+/// `sleep(for:)` advances both at once, so a day of 60-second passes runs in seconds and a run
+/// with one seed always sees the same times. `stepWall(by:)` moves the wall clock alone, as time
+/// sync or a user setting the clock does, while the monotonic clock keeps counting.
 public final class SimClock: ForwarderClock {
-    private let current: Mutex<FileTime>
+    private struct Readings {
+        var wall: FileTime
+        var monotonic: MonotonicTime
+        /// The sum of every wall step: wall time minus this is the true time elapsed since start.
+        var wallSteps: Duration = .zero
+    }
 
-    public init(start: FileTime) { current = Mutex(start) }
+    private let current: Mutex<Readings>
 
-    public func now() -> FileTime { current.withLock { $0 } }
+    public init(start: FileTime) { current = Mutex(Readings(wall: start, monotonic: .origin)) }
 
-    public func advance(by duration: Duration) { current.withLock { $0 = $0 + duration } }
+    public func now() -> FileTime { current.withLock { $0.wall } }
 
-    public func set(_ time: FileTime) { current.withLock { $0 = max($0, time) } }
+    public func monotonicNow() -> MonotonicTime { current.withLock { $0.monotonic } }
+
+    /// How far every step so far has moved the wall clock from true time.
+    public var wallOffset: Duration { current.withLock { $0.wallSteps } }
+
+    /// Time passes: both clocks move.
+    public func advance(by duration: Duration) {
+        current.withLock {
+            $0.wall = $0.wall + duration
+            $0.monotonic = $0.monotonic + duration
+        }
+    }
+
+    /// Moves the wall clock alone, forward or back; the monotonic clock does not move.
+    public func stepWall(by step: Duration) {
+        current.withLock {
+            $0.wall = $0.wall + step
+            $0.wallSteps += step
+        }
+    }
+
+    /// Lets time pass until the wall clock reads `time`; a time already past changes nothing.
+    public func set(_ time: FileTime) {
+        current.withLock {
+            guard time > $0.wall else { return }
+            $0.monotonic = $0.monotonic + (time - $0.wall)
+            $0.wall = time
+        }
+    }
 
     public func sleep(for duration: Duration) async throws {
         try Task.checkCancellation()

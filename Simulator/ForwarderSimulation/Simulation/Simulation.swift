@@ -42,6 +42,11 @@ public struct SimulationScenario: Sendable {
     /// Uploads in flight at once; above 1 the order in which the mock sees them, and so the run
     /// digest, depends on scheduling, while every rule must still hold.
     public var uploadConcurrency: Int
+    /// Steps of the PC's wall clock (time sync, a hand-set clock), by the pass after which they
+    /// happen (0: before the first): half a pass interval later the wall clock jumps by the
+    /// duration, back when negative, while the monotonic clock and true time go on. Files
+    /// written afterwards are dated by the stepped clock.
+    public var wallClockSteps: [Int: Duration] = [:]
 
     public init(seed: UInt64, eventCount: Int = 500, profile: FolderProfile = .mixed, folderMode: FolderMode = .live,
                 policy: ScanPolicy = ScanPolicy(), passInterval: Duration = .seconds(60),
@@ -139,8 +144,17 @@ public struct Simulation: Sendable {
         var runHash = SHA256()
         var finished = false
         let startedAt = clock.now()
+        /// True time: the wall clock without its steps. The folder's schedule runs on it.
+        func trueNow() -> FileTime { clock.now() - clock.wallOffset }
+        func stepWallClock(afterPass index: Int) throws {
+            guard let step = scenario.wallClockSteps[index] else { return }
+            clock.advance(by: scenario.passInterval / 2)
+            try folder.applyScheduledOperations(through: trueNow(), wallClockOffset: clock.wallOffset)
+            clock.stepWall(by: step)
+        }
+        try stepWallClock(afterPass: 0)
         for index in 1...scenario.maximumPasses {
-            try folder.applyScheduledOperations(through: clock.now())
+            try folder.applyScheduledOperations(through: trueNow(), wallClockOffset: clock.wallOffset)
             let listing = try folder.listEntries()
             let uploadsBefore = uploader.uploads.count
             let waiting = Dictionary(store.allAttempts().map { ($0.fileName, $0) }, uniquingKeysWith: { _, last in last })
@@ -152,7 +166,8 @@ public struct Simulation: Sendable {
             // the start order with a slow uploader).
             checker.checkPass(index, now: report.startedAt, listing: listing, uploads: passUploads,
                               reorderWindow: scenario.uploadConcurrency == 1 ? 1 : max(1, passUploads.count),
-                              uploadConcurrency: scenario.uploadConcurrency, waiting: waiting)
+                              uploadConcurrency: scenario.uploadConcurrency, waiting: waiting,
+                              trueNow: trueNow(), lastWrittenAt: folder.lastWrittenAt)
             passes.append(report)
             onPass(index, report)
             runHash.update(data: Data("pass \(index) \(report.startedAt.nanosecondsSince1970) \(report.summary)\n".utf8))
@@ -174,7 +189,9 @@ public struct Simulation: Sendable {
             // An operator action still to come (or just taken) keeps the run going, even over a
             // settled folder.
             let actionsPending = (scenario.releaseAllAfterPasses.max() ?? 0) >= index || (scenario.healAfterPass ?? 0) >= index
-            let settled = isSettled(report, scenario: scenario) && !actionsPending
+            let stepsPending = (scenario.wallClockSteps.keys.max() ?? 0) >= index
+            try stepWallClock(afterPass: index)
+            let settled = isSettled(report, scenario: scenario) && !actionsPending && !stepsPending
             guard let nextWrite = folder.nextScheduledTime else {
                 if settled {
                     finished = true
@@ -185,8 +202,8 @@ public struct Simulation: Sendable {
             }
             // Passes over a settled folder that nothing writes to are all alike: skip to the
             // last pass before the next write instead of running each one.
-            if settled, nextWrite > clock.now() + scenario.passInterval {
-                let idlePasses = Int((nextWrite - clock.now()) / scenario.passInterval)
+            if settled, nextWrite > trueNow() + scenario.passInterval {
+                let idlePasses = Int((nextWrite - trueNow()) / scenario.passInterval)
                 clock.advance(by: scenario.passInterval * (idlePasses - 1))
             }
             clock.advance(by: scenario.passInterval)
@@ -196,14 +213,14 @@ public struct Simulation: Sendable {
         let quarantined = store.allAttempts().filter(\.quarantined).map(\.fileName)
         if finished {
             checker.checkFinal(manifest: manifest, mock: mock, uploads: uploader.uploads, seeded: seeded,
-                               lostAcceptances: lostAcceptances, now: clock.now(), quarantined: Set(quarantined))
+                               lostAcceptances: lostAcceptances, now: trueNow(), quarantined: Set(quarantined))
         }
         let digest = runHash.finalize().map { String(format: "%02x", $0) }.joined()
         return SimulationResult(seed: scenario.seed, passes: passes, uploads: uploader.uploads, manifest: manifest,
                                 seedReport: seedReport, violations: checker.violations, mockStats: stats,
                                 lostToCrashes: store.lostToCrashes, quarantined: quarantined, finished: finished,
                                 runDigest: digest,
-                                simulatedDuration: clock.now() - startedAt)
+                                simulatedDuration: trueNow() - startedAt)
     }
 
     /// Nothing left to do: no upload was needed and nothing waits but events that never settle

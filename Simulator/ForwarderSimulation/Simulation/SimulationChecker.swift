@@ -56,12 +56,20 @@ public struct SimulationChecker: Sendable {
     ///
     /// With uploads in flight concurrently, the order in which they reach the server may differ
     /// from the order they were started in by less than `reorderWindow` places. `waiting` is
-    /// what the state remembered of failed uploads when the pass started, by name.
+    /// what the state remembered of failed uploads when the pass started, by name. Whether a
+    /// file was still being written is judged in true time: `trueNow` and `lastWrittenAt` (by
+    /// name) default to the wall time and the listed modification times, which differ once the
+    /// simulation steps the PC's wall clock.
     public mutating func checkPass(_ index: Int, now: FileTime, listing: [FolderEntry], uploads: [SimulatedUpload],
                                    reorderWindow: Int = 1, uploadConcurrency: Int = 1,
-                                   waiting: [String: DeliveryAttempts] = [:]) {
+                                   waiting: [String: DeliveryAttempts] = [:], trueNow: FileTime? = nil,
+                                   lastWrittenAt: (String) -> FileTime? = { _ in nil }) {
         func violate(_ rule: String, _ detail: String) {
             violations.append(CheckerViolation(rule: rule, pass: index, detail: detail))
+        }
+        /// How long ago, in true time, `entry` was last written.
+        func quietTime(_ entry: FolderEntry) -> Duration {
+            (trueNow ?? now) - (lastWrittenAt(entry.name) ?? entry.modificationTime)
         }
         let byName = Dictionary(listing.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let reportsByKey = Dictionary(
@@ -81,21 +89,21 @@ public struct SimulationChecker: Sendable {
                 violate("listing", "uploaded \(upload.binaryName), which the pass did not list")
                 continue
             }
-            if now - binary.modificationTime < policy.quiescencePeriod {
-                violate("quiescence", "\(binary.name) uploaded \((now - binary.modificationTime).secondsValue) s after its last write")
+            if quietTime(binary) < policy.quiescencePeriod {
+                violate("quiescence", "\(binary.name) uploaded \(quietTime(binary).secondsValue) s after its last write")
             }
             let preferredReport = EventFileRules.reportNames(forBinary: binary.name).lazy
                 .compactMap { reportsByKey[EventFileRules.caseFoldedKey($0)] }.first
             if let report = preferredReport {
-                let settled = now - report.modificationTime >= policy.quiescencePeriod
+                let settled = quietTime(report) >= policy.quiescencePeriod
                 if !settled {
                     violate("report-quiescence", "\(binary.name) uploaded while its report \(report.name) was being written")
                 } else if upload.reportName != report.name {
                     violate("report-attached", "\(binary.name) uploaded with \(upload.reportName ?? "no report"), "
                         + "but \(report.name) was ready")
                 }
-            } else if upload.reportName == nil, now - binary.modificationTime < policy.reportGracePeriod {
-                violate("grace", "\(binary.name) uploaded alone \((now - binary.modificationTime).secondsValue) s after it settled")
+            } else if upload.reportName == nil, quietTime(binary) < policy.reportGracePeriod {
+                violate("grace", "\(binary.name) uploaded alone \(quietTime(binary).secondsValue) s after it settled")
             }
             if let attempts = waiting[binary.name], attempts.fingerprint == binary.fingerprint {
                 if attempts.quarantined {

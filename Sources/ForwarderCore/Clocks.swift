@@ -1,0 +1,146 @@
+/// A reading of a clock that never steps: only the time between two readings means anything.
+///
+/// The wall clock can be stepped by time sync or by hand, and file modification times follow
+/// it; the monotonic clock cannot, so "unchanged for this long" is measured on it.
+public struct MonotonicTime: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// Nanoseconds since an arbitrary origin fixed when the process (or simulation) started.
+    public var nanosecondsSinceOrigin: Int64
+
+    public init(nanosecondsSinceOrigin: Int64) { self.nanosecondsSinceOrigin = nanosecondsSinceOrigin }
+
+    public static let origin = MonotonicTime(nanosecondsSinceOrigin: 0)
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.nanosecondsSinceOrigin < rhs.nanosecondsSinceOrigin }
+
+    public static func + (lhs: Self, rhs: Duration) -> Self {
+        Self(nanosecondsSinceOrigin: lhs.nanosecondsSinceOrigin + rhs.wholeNanoseconds)
+    }
+
+    /// How long after `rhs` this reading is.
+    public static func - (lhs: Self, rhs: Self) -> Duration {
+        .nanoseconds(lhs.nanosecondsSinceOrigin - rhs.nanosecondsSinceOrigin)
+    }
+
+    public var description: String { "+\((Duration.nanoseconds(nanosecondsSinceOrigin)).secondsValue) s" }
+}
+
+/// What decides whether an event binary is inside the age window (`SFM_EVENT_AGE_SOURCE`).
+public enum EventAgeSource: String, CaseIterable, Hashable, Sendable {
+    /// The binary's modification time: right for a live ACH folder.
+    case modificationTime = "mtime"
+    /// The event time Blastware encoded in the file name, so a folder restored with fresh
+    /// modification times does not send years of old events again.
+    case name
+
+    /// The time the age window judges `binary` by.
+    ///
+    /// With `.name`, the name's unit-local time is read as if it were UTC: units keep no time
+    /// zone, and an error of at most a day's offset is small against a window counted in days.
+    /// A name whose time cannot be decoded falls back to the modification time, which is what
+    /// the forwarder did before this setting existed.
+    public func eventTime(of binary: FolderEntry) -> FileTime {
+        guard self == .name, let decoded = BlastwareEventName(parsing: binary.name) else {
+            return binary.modificationTime
+        }
+        return Self.unixTime(ofSecondsSince1985: decoded.secondsSince1985)
+    }
+
+    /// Seconds from 1970-01-01 to 1985-01-01.
+    static let secondsFrom1970To1985: Int64 = Int64(CivilDateTime.daysFrom1970To1985) * 86_400
+
+    static func unixTime(ofSecondsSince1985 seconds: Int) -> FileTime {
+        FileTime(secondsSince1970: secondsFrom1970To1985 + Int64(seconds))
+    }
+}
+
+/// What the forwarder saw of each listed file, and since when on the monotonic clock.
+///
+/// This is the settle memory. A file's quiet time is taken from the wall clock once, when its
+/// fingerprint (size, modification time, identity) is first seen, and from then on grows on the
+/// monotonic clock; so a wall clock stepped later neither holds a file (a step back, or a file
+/// copied from a PC that was ahead) nor settles a file still being written (a step forward).
+/// It lives in the forwarder between passes and keeps only names still listed.
+public struct SettleObservations: Sendable {
+    private struct Sighting {
+        var fingerprint: FileFingerprint
+        var firstSeen: MonotonicTime
+        /// How long the file had been quiet by the wall clock when first seen; never negative.
+        var quietAtFirstSight: Duration
+    }
+
+    private var sightings: [String: Sighting] = [:]
+    /// The clocks at the previous listing, to tell how far the wall clock stepped since.
+    private var previousListing: (wall: FileTime, monotonic: MonotonicTime)?
+
+    public init() {}
+
+    public var count: Int { sightings.count }
+
+    /// A file first seen ahead of the wall clock: the caller logs it once as clock skew.
+    public struct FutureDatedFile: Hashable, Sendable {
+        public var name: String
+        /// How far the modification time is ahead of the wall clock.
+        public var skew: Duration
+
+        public init(name: String, skew: Duration) {
+            self.name = name
+            self.skew = skew
+        }
+    }
+
+    /// Records one listing taken at `wallNow` and `monotonicNow`, forgetting names no longer listed.
+    ///
+    /// A fingerprint first seen after the wall clock stepped forward since the previous listing
+    /// gets no credit for the step: its modification time may predate the step, which would
+    /// make a file written a moment ago look long settled. Returns the regular files whose
+    /// modification time is ahead of the wall clock and whose fingerprint is new, so each is
+    /// reported once (again only if it changes).
+    public mutating func observe(_ entries: [FolderEntry], wallNow: FileTime,
+                                 monotonicNow: MonotonicTime) -> [FutureDatedFile] {
+        var forwardStep = Duration.zero
+        if let previousListing {
+            forwardStep = max(.zero, (wallNow - previousListing.wall) - (monotonicNow - previousListing.monotonic))
+        }
+        previousListing = (wallNow, monotonicNow)
+        var next: [String: Sighting] = [:]
+        next.reserveCapacity(entries.count)
+        var futureDated: [FutureDatedFile] = []
+        for entry in entries where entry.kind == .regularFile {
+            let fingerprint = entry.fingerprint
+            if let known = sightings[entry.name], known.fingerprint == fingerprint {
+                next[entry.name] = known
+                continue
+            }
+            let wallQuietTime = wallNow - entry.modificationTime
+            next[entry.name] = Sighting(fingerprint: fingerprint, firstSeen: monotonicNow,
+                                        quietAtFirstSight: max(.zero, wallQuietTime - forwardStep))
+            if wallQuietTime < .zero {
+                futureDated.append(FutureDatedFile(name: entry.name, skew: .zero - wallQuietTime))
+            }
+        }
+        sightings = next
+        return futureDated
+    }
+
+    /// How long `entry` has been quiet: its wall-clock quiet time at first sight plus the time
+    /// it has been seen unchanged since; nil when this fingerprint was not observed.
+    public func quietTime(of entry: FolderEntry, monotonicNow: MonotonicTime) -> Duration? {
+        guard let known = sightings[entry.name], known.fingerprint == entry.fingerprint else { return nil }
+        return known.quietAtFirstSight + (monotonicNow - known.firstSeen)
+    }
+}
+
+/// When a file counts as no longer being written.
+public enum SettleRule {
+    /// How long `entry` has been quiet, by the settle memory when it observed this fingerprint,
+    /// else by the wall clock alone (now minus modification time).
+    ///
+    /// Without steps of the wall clock both agree. A file is settled when its quiet time
+    /// reaches the quiescence period, and the report grace period is counted on the same quiet
+    /// time, so a file dated in the future is held for the quiescence period (or the grace
+    /// period) plus at most one pass interval, not until the wall clock reaches its date.
+    public static func quietTime(of entry: FolderEntry, wallNow: FileTime, monotonicNow: MonotonicTime,
+                                 observations: SettleObservations) -> Duration {
+        observations.quietTime(of: entry, monotonicNow: monotonicNow) ?? (wallNow - entry.modificationTime)
+    }
+}
