@@ -9,6 +9,20 @@ public protocol ForwarderClock: Sendable {
     func now() -> FileTime
     /// Waits for `duration` of this clock's time; throws `CancellationError` when cancelled.
     func sleep(for duration: Duration) async throws
+    /// Runs `operation` and says how long it took: the round trips adaptive concurrency learns from.
+    ///
+    /// Production measures on a monotonic clock, so a wall-clock step is never read as a slow
+    /// server; a simulation measures on its own time, so one seed gives one schedule.
+    func measure<Result>(_ operation: () async -> Result) async -> (result: Result, elapsed: Duration)
+}
+
+extension ForwarderClock {
+    /// Measures on `now()`: right for a simulated clock, which moves only when told to.
+    public func measure<Result>(_ operation: () async -> Result) async -> (result: Result, elapsed: Duration) {
+        let start = now()
+        let result = await operation()
+        return (result, max(.zero, now() - start))
+    }
 }
 
 /// The watched folder: one listing per pass, and the bytes of the files that are uploaded.

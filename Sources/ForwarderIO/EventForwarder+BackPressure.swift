@@ -25,3 +25,24 @@ extension EventForwarder {
         }
     }
 }
+
+extension EventForwarder {
+    /// Uploads in flight allowed now; `uploadConcurrency` when adaptive concurrency is off.
+    public var currentConcurrencyLimit: Int { concurrencyLimit.current }
+
+    /// Lets the limit learn from a finished upload, and logs when it changes (not per upload).
+    func adaptConcurrency(to finished: FinishedUpload) {
+        let signal = ConcurrencyLimit.Signal(finished.outcome, roundTrip: finished.roundTrip)
+        guard let change = concurrencyLimit.uploadFinished(finished.ticket, signal: signal) else { return }
+        var metadata: Logger.Metadata = ["concurrency.limit": "\(change.limit)",
+                                         "concurrency.maximum": "\(uploadConcurrency)"]
+        if let mean = concurrencyLimit.meanRoundTrip {
+            metadata["concurrency.mean_round_trip_ms"] = "\(mean.wholeNanoseconds / 1_000_000)"
+        }
+        if case .raised = change {
+            logger.info("\(change)", metadata: metadata)
+        } else {
+            logger.warning("\(change)", metadata: metadata)
+        }
+    }
+}

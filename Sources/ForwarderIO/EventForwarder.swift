@@ -21,7 +21,7 @@ public actor EventForwarder {
     private var stopRequested = false
     /// Records between two syncs inside one long pass; the pass also syncs at its end.
     private let recordsPerSync: Int
-    /// Uploads in flight at once, started oldest first, recorded as they complete.
+    /// The most uploads in flight at once, started oldest first, recorded as they complete.
     public let uploadConcurrency: Int
     public let retryPolicy: RetryPolicy
     /// Draws the backoff jitter; seeded, so one seed gives one schedule of retries.
@@ -30,13 +30,21 @@ public actor EventForwarder {
     private var consecutiveFailures = 0
     /// No upload starts before this time: the server answered 429 or 503 with a `Retry-After`.
     var uploadsPausedUntil: FileTime?
+    /// Uploads in flight allowed now: learnt from the server's answers when adaptive, else
+    /// `uploadConcurrency`. Not persisted: a restart starts again at one.
+    var concurrencyLimit: ConcurrencyLimit
 
-    /// - Parameter retrySeed: seeds the backoff jitter (production passes a random seed and logs it).
+    /// - Parameters:
+    ///   - uploadConcurrency: the most uploads in flight at once.
+    ///   - adaptiveConcurrency: start at one upload in flight and learn the limit from the
+    ///     server's answers, up to `uploadConcurrency`; with `false`, always `uploadConcurrency`.
+    ///   - retrySeed: seeds the backoff jitter (production passes a random seed and logs it).
     public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
                 clock: any ForwarderClock, policy: ScanPolicy, serialHint: String? = nil, dryRun: Bool = false,
-                uploadConcurrency: Int = 1, retryPolicy: RetryPolicy = RetryPolicy(), retrySeed: UInt64 = 0,
-                recordsPerSync: Int = 500, logger: Logger) {
+                uploadConcurrency: Int = 1, adaptiveConcurrency: Bool = false, retryPolicy: RetryPolicy = RetryPolicy(),
+                retrySeed: UInt64 = 0, recordsPerSync: Int = 500, logger: Logger) {
         self.uploadConcurrency = max(1, uploadConcurrency)
+        self.concurrencyLimit = ConcurrencyLimit(maximum: uploadConcurrency, isAdaptive: adaptiveConcurrency)
         self.retryPolicy = retryPolicy
         self.jitter = SplitMix64(seed: retrySeed)
         self.folder = folder
@@ -79,7 +87,8 @@ public actor EventForwarder {
 
         let uploader = self.uploader
         let planned = report
-        report = try await withThrowingTaskGroup(of: (UploadCandidate, PreparedUpload, UploadOutcome).self) { group in
+        let clock = self.clock
+        report = try await withThrowingTaskGroup(of: FinishedUpload.self) { group in
             var report = planned
             var inFlight = 0
             var recordsSinceSync = 0
@@ -88,9 +97,11 @@ public actor EventForwarder {
             var probing = circuitIsOpen
             /// Waits for one upload to finish and records it: state follows completion order.
             func finishOne() async throws {
-                guard let (candidate, prepared, outcome) = try await group.next() else { return }
+                guard let finished = try await group.next() else { return }
+                let (candidate, prepared, outcome) = (finished.candidate, finished.prepared, finished.outcome)
                 inFlight -= 1
                 inFlightDigests.remove(prepared.digest)
+                adaptConcurrency(to: finished)
                 if case .failed(let problem) = outcome {
                     consecutiveFailures += 1
                     pauseIfAsked(by: problem)
@@ -115,7 +126,7 @@ public actor EventForwarder {
                     break
                 }
                 // Finish first, then prepare: the state check then sees every earlier acceptance.
-                while inFlight >= (probing ? 1 : uploadConcurrency) { try await finishOne() }
+                while inFlight >= (probing ? 1 : concurrencyLimit.current) { try await finishOne() }
                 if pausedUntil(now: clock.now()) != nil {
                     report.skip(.serverAskedToWait, count: plan.candidates.count - index)
                     break
@@ -139,10 +150,16 @@ public actor EventForwarder {
                 report.uploadsAttempted += 1
                 inFlight += 1
                 inFlightDigests.insert(prepared.digest)
-                group.addTask { (candidate, prepared, await uploader.upload(prepared.request)) }
+                let ticket = concurrencyLimit.uploadStarted(inFlight: inFlight)
+                group.addTask {
+                    let (outcome, roundTrip) = await clock.measure { await uploader.upload(prepared.request) }
+                    return FinishedUpload(candidate: candidate, prepared: prepared, outcome: outcome,
+                                          roundTrip: roundTrip, ticket: ticket)
+                }
             }
             while inFlight > 0 { try await finishOne() }
             report.serverAskedToWaitUntil = pausedUntil(now: clock.now())
+            report.concurrencyLimit = concurrencyLimit.current
             return report
         }
         try store.sync()
@@ -263,7 +280,16 @@ public actor EventForwarder {
         try store.record(updated)
     }
 
-    private struct PreparedUpload {
+    /// An upload that came back, with what adaptive concurrency needs to learn from it.
+    struct FinishedUpload {
+        var candidate: UploadCandidate
+        var prepared: PreparedUpload
+        var outcome: UploadOutcome
+        var roundTrip: Duration
+        var ticket: ConcurrencyLimit.Ticket
+    }
+
+    struct PreparedUpload {
         var digest: EventDigest
         var reason: UploadReason
         var request: ImportRequest

@@ -188,7 +188,7 @@ public struct ForwarderService: Sendable {
                                        store: store, clock: SystemClock(), policy: settings.policy,
                                        serialHint: settings.serialHint, dryRun: dryRun,
                                        uploadConcurrency: settings.uploadConcurrency,
-                                       retryPolicy: settings.retryPolicy, retrySeed: retrySeed, logger: logger)
+                                       adaptiveConcurrency: settings.adaptiveConcurrency, retryPolicy: settings.retryPolicy, retrySeed: retrySeed, logger: logger)
         do {
             let result = try await body(forwarder)
             await uploader.shutdown()
