@@ -112,6 +112,13 @@ public protocol ForwardStateStore: Sendable {
     func recordAttempts(_ attempts: DeliveryAttempts) throws
     /// Forgets the attempts for `fileName`, so it is tried at the next pass; durable only after `sync()`.
     func releaseAttempts(forName fileName: String) throws
+    /// The circuit breaker's count of failed uploads in a row, as last recorded.
+    ///
+    /// Kept in the state so that a restart against a dead server sends one probe, not a whole
+    /// window of uploads that will fail.
+    var consecutiveFailures: Int { get }
+    /// Replaces the circuit breaker's count; durable only after `sync()`.
+    func recordConsecutiveFailures(_ count: Int) throws
     /// Makes every record so far durable.
     func sync() throws
     /// How many digests are recorded.

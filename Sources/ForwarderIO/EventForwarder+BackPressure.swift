@@ -46,3 +46,17 @@ extension EventForwarder {
         }
     }
 }
+
+extension EventForwarder {
+    /// Keeps the circuit breaker's count in the state, so that a restart against a dead server
+    /// sends one probe rather than a whole window of uploads.
+    ///
+    /// The count is stored up to the threshold only: once the circuit is open, each failed
+    /// probe would write the same verdict again, and an accepted upload with the count already
+    /// at zero writes nothing.
+    func recordCircuitBreaker() throws {
+        let count = min(consecutiveFailures, retryPolicy.circuitBreakerFailures)
+        guard count != store.consecutiveFailures else { return }
+        try store.recordConsecutiveFailures(count)
+    }
+}

@@ -27,7 +27,7 @@ public actor EventForwarder {
     /// Draws the backoff jitter; seeded, so one seed gives one schedule of retries.
     private var jitter: SplitMix64
     /// Uploads in a row, across passes, that failed; at the breaker's threshold the circuit is open.
-    private var consecutiveFailures = 0
+    var consecutiveFailures = 0
     /// No upload starts before this time: the server answered 429 or 503 with a `Retry-After`.
     var uploadsPausedUntil: FileTime?
     /// Uploads in flight allowed now: learnt from the server's answers when adaptive, else
@@ -57,6 +57,7 @@ public actor EventForwarder {
         self.recordsPerSync = recordsPerSync
         self.logger = logger
         self.cache = DigestCache(records: store.allRecords())
+        self.consecutiveFailures = store.consecutiveFailures
     }
 
     /// Asks a running pass to stop before its next upload; the upload in flight completes.
@@ -109,6 +110,7 @@ public actor EventForwarder {
                     consecutiveFailures = 0
                     probing = false
                 }
+                try recordCircuitBreaker()
                 try handle(outcome, for: candidate, prepared: prepared, report: &report)
                 recordsSinceSync += 1
                 if recordsSinceSync >= recordsPerSync {
