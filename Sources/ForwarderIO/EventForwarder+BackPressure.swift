@@ -27,6 +27,15 @@ extension EventForwarder {
 }
 
 extension EventForwarder {
+    /// An upload that came back, with what adaptive concurrency needs to learn from it.
+    struct FinishedUpload {
+        var candidate: UploadCandidate
+        var prepared: PreparedUpload
+        var outcome: UploadOutcome
+        var roundTrip: Duration
+        var ticket: ConcurrencyLimit.Ticket
+    }
+
     /// Uploads in flight allowed now; `uploadConcurrency` when adaptive concurrency is off.
     public var currentConcurrencyLimit: Int { concurrencyLimit.current }
 

@@ -282,15 +282,6 @@ public actor EventForwarder {
         try store.record(updated)
     }
 
-    /// An upload that came back, with what adaptive concurrency needs to learn from it.
-    struct FinishedUpload {
-        var candidate: UploadCandidate
-        var prepared: PreparedUpload
-        var outcome: UploadOutcome
-        var roundTrip: Duration
-        var ticket: ConcurrencyLimit.Ticket
-    }
-
     struct PreparedUpload {
         var digest: EventDigest
         var reason: UploadReason
