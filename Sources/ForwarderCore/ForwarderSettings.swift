@@ -28,12 +28,16 @@ public struct ForwarderSettings: Hashable, Sendable {
     public var certificateAuthorityFile: String?
     /// Sent as `Authorization: Bearer …`; never logged or shown.
     public var bearerToken: BearerToken?
+    /// Where `run` serves `/metrics` and `/health`; nil (the default) serves nothing.
+    public var metricsAddress: MetricsAddress?
 
     public init(watchFolder: String, forwardingEnabled: Bool, serverURL: String?, passInterval: Duration,
                 policy: ScanPolicy, requestTimeout: Duration, statePath: String, serialHint: String?,
                 logFormat: LogFormat, uploadConcurrency: Int = defaultUploadConcurrency,
                 adaptiveConcurrency: Bool = true, retryPolicy: RetryPolicy = RetryPolicy(),
-                certificateAuthorityFile: String? = nil, bearerToken: BearerToken? = nil) {
+                certificateAuthorityFile: String? = nil, bearerToken: BearerToken? = nil,
+                metricsAddress: MetricsAddress? = nil) {
+        self.metricsAddress = metricsAddress
         self.uploadConcurrency = uploadConcurrency
         self.adaptiveConcurrency = adaptiveConcurrency
         self.retryPolicy = retryPolicy
@@ -114,6 +118,7 @@ public enum SettingsResolver {
         case circuitBreakerFailures = "SFM_CIRCUIT_BREAKER_FAILURES"
         case certificateAuthorityFile = "SFM_CA_FILE"
         case bearerToken = "SFM_API_TOKEN"
+        case metricsAddress = "SFM_METRICS_ADDRESS"
 
         public var defaultValue: String? {
             switch self {
@@ -135,7 +140,7 @@ public enum SettingsResolver {
             case .retryMaximumSeconds: return "3600"
             case .quarantineAfterRejections: return "5"
             case .circuitBreakerFailures: return "5"
-            case .certificateAuthorityFile, .bearerToken: return nil
+            case .certificateAuthorityFile, .bearerToken, .metricsAddress: return nil
             }
         }
     }
@@ -228,6 +233,16 @@ public enum SettingsResolver {
                                 source: raw(.bearerToken)!.source,
                                 allowed: "a token of printable ASCII without spaces")
         }
+        var metricsAddress: MetricsAddress?
+        if let addressText = text(.metricsAddress) {
+            guard let address = MetricsAddress(parsing: addressText) else {
+                let entry = raw(.metricsAddress)!
+                throw SettingsError(key: Key.metricsAddress.rawValue, value: entry.value, source: entry.source,
+                                    allowed: "HOST:PORT with an IPv4 address, an IPv6 address in brackets or localhost, "
+                                        + "and a port from 0 to 65535, e.g. 127.0.0.1:9464 or [::1]:9464")
+            }
+            metricsAddress = address
+        }
         let policy = ScanPolicy(
             quiescencePeriod: try seconds(.quiescenceSeconds, minimum: 0, allowZero: true),
             reportGracePeriod: try seconds(.reportGraceSeconds, minimum: 0, allowZero: true),
@@ -240,7 +255,7 @@ public enum SettingsResolver {
             requestTimeout: try seconds(.requestTimeoutSeconds, minimum: 0, allowZero: false),
             statePath: statePath, serialHint: text(.serialHint), logFormat: logFormat, uploadConcurrency: concurrency,
             adaptiveConcurrency: adaptive, retryPolicy: retryPolicy, certificateAuthorityFile: text(.certificateAuthorityFile),
-            bearerToken: token.map(BearerToken.init))
+            bearerToken: token.map(BearerToken.init), metricsAddress: metricsAddress)
     }
 
     /// Python configparser's boolean words, which series3-watcher's config.ini uses.

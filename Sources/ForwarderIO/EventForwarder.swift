@@ -33,6 +33,8 @@ public actor EventForwarder {
     /// Uploads in flight allowed now: learnt from the server's answers when adaptive, else
     /// `uploadConcurrency`. Not persisted: a restart starts again at one.
     var concurrencyLimit: ConcurrencyLimit
+    /// Fed with each upload's outcome and each pass's report; nil when nothing serves metrics.
+    public let metrics: ForwarderMetrics?
 
     /// - Parameters:
     ///   - uploadConcurrency: the most uploads in flight at once.
@@ -42,7 +44,8 @@ public actor EventForwarder {
     public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
                 clock: any ForwarderClock, policy: ScanPolicy, serialHint: String? = nil, dryRun: Bool = false,
                 uploadConcurrency: Int = 1, adaptiveConcurrency: Bool = false, retryPolicy: RetryPolicy = RetryPolicy(),
-                retrySeed: UInt64 = 0, recordsPerSync: Int = 500, logger: Logger) {
+                retrySeed: UInt64 = 0, recordsPerSync: Int = 500, metrics: ForwarderMetrics? = nil, logger: Logger) {
+        self.metrics = metrics
         self.uploadConcurrency = max(1, uploadConcurrency)
         self.concurrencyLimit = ConcurrencyLimit(maximum: uploadConcurrency, isAdaptive: adaptiveConcurrency)
         self.retryPolicy = retryPolicy
@@ -111,7 +114,7 @@ public actor EventForwarder {
                     probing = false
                 }
                 try recordCircuitBreaker()
-                try handle(outcome, for: candidate, prepared: prepared, report: &report)
+                try handle(outcome, for: candidate, prepared: prepared, duration: finished.roundTrip, report: &report)
                 recordsSinceSync += 1
                 if recordsSinceSync >= recordsPerSync {
                     try store.sync()
@@ -167,6 +170,10 @@ public actor EventForwarder {
         try store.sync()
         cache.retainOnly(names: Set(entries.lazy.filter { $0.kind == .regularFile }.map(\.name)))
         report.finishedAt = clock.now()
+        if let metrics {
+            metrics.recordPass(report, circuitOpen: circuitIsOpen, stateRecords: store.count,
+                               quarantinedEvents: store.allAttempts().lazy.filter(\.quarantined).count)
+        }
         return report
     }
 
@@ -343,7 +350,7 @@ public actor EventForwarder {
     /// Counts and logs an outcome: an acceptance is recorded, anything else backs the event off
     /// (or quarantines it) in the state, so a restart keeps its wait.
     private func handle(_ outcome: UploadOutcome, for candidate: UploadCandidate, prepared: PreparedUpload,
-                        report: inout PassReport) throws {
+                        duration: Duration, report: inout PassReport) throws {
         var details = metadata(candidate, digest: prepared.digest)
         let problem: UploadProblem
         let rejected: Bool
@@ -353,10 +360,13 @@ public actor EventForwarder {
             try store.record(ForwardRecord(digest: prepared.digest, fileName: candidate.binary.name,
                                            byteCount: candidate.binary.byteCount, hadReport: hadReport,
                                            forwardedAt: clock.now(), fingerprint: candidate.binary.fingerprint))
+            let byteCount = Int64(prepared.request.binary.contents.count + (prepared.request.report?.contents.count ?? 0))
             report.forwarded += 1
-            report.uploadedBytes += Int64(prepared.request.binary.contents.count + (prepared.request.report?.contents.count ?? 0))
+            report.uploadedBytes += byteCount
             if hadReport { report.forwardedWithReport += 1 }
             if prepared.reason == .lateReport { report.lateReportsResent += 1 }
+            metrics?.recordAccepted(withReport: hadReport, lateReport: prepared.reason == .lateReport, byteCount: byteCount,
+                                    duration: duration, at: clock.now())
             details["server.inserted"] = "\(row.inserted ?? 0)"
             details["server.skipped"] = "\(row.skipped ?? 0)"
             logger.info(prepared.reason == .lateReport ? "re-sent with late report" : "forwarded", metadata: details)
@@ -368,6 +378,7 @@ public actor EventForwarder {
             report.failed += 1
             (problem, rejected) = (failure, false)
         }
+        metrics?.recordFailure(refused: rejected, duration: duration)
         let now = clock.now()
         let attempts = RetryPlanner.afterFailure(store.attempts(forName: candidate.binary.name),
                                                  fileName: candidate.binary.name, digest: prepared.digest,
