@@ -16,30 +16,40 @@ public actor EventForwarder {
     public let serialHint: String?
     /// When true, passes plan and hash but neither upload nor record.
     public let dryRun: Bool
-    private let logger: Logger
+    let logger: Logger
     private var cache: DigestCache
     /// Since when, on the monotonic clock, each listed file has been seen unchanged.
     private var observations = SettleObservations()
     private var stopRequested = false
     /// Records between two syncs inside one long pass; the pass also syncs at its end.
     private let recordsPerSync: Int
-    /// Uploads in flight at once, started oldest first, recorded as they complete.
+    /// The most uploads in flight at once, started oldest first, recorded as they complete.
     public let uploadConcurrency: Int
     public let retryPolicy: RetryPolicy
     /// Draws the backoff jitter; seeded, so one seed gives one schedule of retries.
     private var jitter: SplitMix64
     /// Uploads in a row, across passes, that failed; at the breaker's threshold the circuit is open.
-    private var consecutiveFailures = 0
+    var consecutiveFailures = 0
+    /// No upload starts before this time: the server answered 429 or 503 with a `Retry-After`.
+    var uploadsPausedUntil: FileTime?
+    /// Uploads in flight allowed now: learnt from the server's answers when adaptive, else
+    /// `uploadConcurrency`. Not persisted: a restart starts again at one.
+    var concurrencyLimit: ConcurrencyLimit
     /// Fed with each upload's outcome and each pass's report; nil when nothing serves metrics.
     public let metrics: ForwarderMetrics?
 
-    /// - Parameter retrySeed: seeds the backoff jitter (production passes a random seed and logs it).
+    /// - Parameters:
+    ///   - uploadConcurrency: the most uploads in flight at once.
+    ///   - adaptiveConcurrency: start at one upload in flight and learn the limit from the
+    ///     server's answers, up to `uploadConcurrency`; with `false`, always `uploadConcurrency`.
+    ///   - retrySeed: seeds the backoff jitter (production passes a random seed and logs it).
     public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
                 clock: any ForwarderClock, policy: ScanPolicy, serialHint: String? = nil, dryRun: Bool = false,
-                uploadConcurrency: Int = 1, retryPolicy: RetryPolicy = RetryPolicy(), retrySeed: UInt64 = 0,
-                recordsPerSync: Int = 500, metrics: ForwarderMetrics? = nil, logger: Logger) {
+                uploadConcurrency: Int = 1, adaptiveConcurrency: Bool = false, retryPolicy: RetryPolicy = RetryPolicy(),
+                retrySeed: UInt64 = 0, recordsPerSync: Int = 500, metrics: ForwarderMetrics? = nil, logger: Logger) {
         self.metrics = metrics
         self.uploadConcurrency = max(1, uploadConcurrency)
+        self.concurrencyLimit = ConcurrencyLimit(maximum: uploadConcurrency, isAdaptive: adaptiveConcurrency)
         self.retryPolicy = retryPolicy
         self.jitter = SplitMix64(seed: retrySeed)
         self.folder = folder
@@ -52,6 +62,7 @@ public actor EventForwarder {
         self.recordsPerSync = recordsPerSync
         self.logger = logger
         self.cache = DigestCache(records: store.allRecords())
+        self.consecutiveFailures = store.consecutiveFailures
     }
 
     /// Asks a running pass to stop before its next upload; the upload in flight completes.
@@ -88,7 +99,8 @@ public actor EventForwarder {
 
         let uploader = self.uploader
         let planned = report
-        report = try await withThrowingTaskGroup(of: (UploadCandidate, PreparedUpload, UploadOutcome, Duration).self) { group in
+        let clock = self.clock
+        report = try await withThrowingTaskGroup(of: FinishedUpload.self) { group in
             var report = planned
             var inFlight = 0
             var recordsSinceSync = 0
@@ -97,16 +109,20 @@ public actor EventForwarder {
             var probing = circuitIsOpen
             /// Waits for one upload to finish and records it: state follows completion order.
             func finishOne() async throws {
-                guard let (candidate, prepared, outcome, duration) = try await group.next() else { return }
+                guard let finished = try await group.next() else { return }
+                let (candidate, prepared, outcome) = (finished.candidate, finished.prepared, finished.outcome)
                 inFlight -= 1
                 inFlightDigests.remove(prepared.digest)
-                if case .failed = outcome {
+                adaptConcurrency(to: finished)
+                if case .failed(let problem) = outcome {
                     consecutiveFailures += 1
+                    pauseIfAsked(by: problem)
                 } else {
                     consecutiveFailures = 0
                     probing = false
                 }
-                try handle(outcome, for: candidate, prepared: prepared, duration: duration, report: &report)
+                try recordCircuitBreaker()
+                try handle(outcome, for: candidate, prepared: prepared, duration: finished.roundTrip, report: &report)
                 recordsSinceSync += 1
                 if recordsSinceSync >= recordsPerSync {
                     try store.sync()
@@ -123,7 +139,11 @@ public actor EventForwarder {
                     break
                 }
                 // Finish first, then prepare: the state check then sees every earlier acceptance.
-                while inFlight >= (probing ? 1 : uploadConcurrency) { try await finishOne() }
+                while inFlight >= (probing ? 1 : concurrencyLimit.current) { try await finishOne() }
+                if pausedUntil(now: clock.now()) != nil {
+                    report.skip(.serverAskedToWait, count: plan.candidates.count - index)
+                    break
+                }
                 // With the circuit open, only a probe (the pass's first upload) may start.
                 if circuitIsOpen, !(probing && report.uploadsAttempted == 0) {
                     report.circuitOpened = true
@@ -143,13 +163,16 @@ public actor EventForwarder {
                 report.uploadsAttempted += 1
                 inFlight += 1
                 inFlightDigests.insert(prepared.digest)
+                let ticket = concurrencyLimit.uploadStarted(inFlight: inFlight)
                 group.addTask {
-                    let started = ContinuousClock.now
-                    let outcome = await uploader.upload(prepared.request)
-                    return (candidate, prepared, outcome, ContinuousClock.now - started)
+                    let (outcome, roundTrip) = await clock.measure { await uploader.upload(prepared.request) }
+                    return FinishedUpload(candidate: candidate, prepared: prepared, outcome: outcome,
+                                          roundTrip: roundTrip, ticket: ticket)
                 }
             }
             while inFlight > 0 { try await finishOne() }
+            report.serverAskedToWaitUntil = pausedUntil(now: clock.now())
+            report.concurrencyLimit = concurrencyLimit.current
             return report
         }
         try store.sync()
@@ -273,7 +296,7 @@ public actor EventForwarder {
         try store.record(updated)
     }
 
-    private struct PreparedUpload {
+    struct PreparedUpload {
         var digest: EventDigest
         var reason: UploadReason
         var request: ImportRequest

@@ -227,8 +227,8 @@ public struct ForwarderService: Sendable {
                                        store: store, clock: SystemClock(), policy: settings.policy,
                                        serialHint: settings.serialHint, dryRun: dryRun,
                                        uploadConcurrency: settings.uploadConcurrency,
-                                       retryPolicy: settings.retryPolicy, retrySeed: retrySeed, metrics: metrics,
-                                       logger: logger)
+                                       adaptiveConcurrency: settings.adaptiveConcurrency, retryPolicy: settings.retryPolicy,
+                                       retrySeed: retrySeed, metrics: metrics, logger: logger)
         do {
             let result = try await body(forwarder)
             await uploader.shutdown()

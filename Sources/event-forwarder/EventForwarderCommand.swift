@@ -69,6 +69,8 @@ struct SettingsOptions: ParsableArguments {
     var logFormat: String?
     @Option(help: "Uploads in flight at once (SFM_UPLOAD_CONCURRENCY, default 4).")
     var uploadConcurrency: String?
+    @Option(help: "Learn the uploads in flight from the server's answers, up to --upload-concurrency: true or false (SFM_ADAPTIVE_CONCURRENCY, default true).")
+    var adaptiveConcurrency: String?
     @Option(help: "Backoff ceiling after a first failed upload, doubling per failure (SFM_RETRY_BASE_SECONDS, default 30).")
     var retryBaseSeconds: String?
     @Option(help: "Largest backoff ceiling (SFM_RETRY_MAX_SECONDS, default 3600).")
@@ -95,6 +97,7 @@ struct SettingsOptions: ParsableArguments {
             (.passIntervalSeconds, "--interval-seconds", intervalSeconds),
             (.serialHint, "--serial-hint", serialHint), (.logFormat, "--log-format", logFormat),
             (.uploadConcurrency, "--upload-concurrency", uploadConcurrency),
+            (.adaptiveConcurrency, "--adaptive-concurrency", adaptiveConcurrency),
             (.retryBaseSeconds, "--retry-base-seconds", retryBaseSeconds),
             (.retryMaximumSeconds, "--retry-max-seconds", retryMaxSeconds),
             (.quarantineAfterRejections, "--quarantine-after-rejections", quarantineAfterRejections),

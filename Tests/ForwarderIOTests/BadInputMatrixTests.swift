@@ -289,6 +289,8 @@ final class FullDiskStore: ForwardStateStore, @unchecked Sendable {
     func allAttempts() -> [DeliveryAttempts] { inner.allAttempts() }
     func recordAttempts(_ attempts: DeliveryAttempts) throws { try inner.recordAttempts(attempts) }
     func releaseAttempts(forName fileName: String) throws { try inner.releaseAttempts(forName: fileName) }
+    var consecutiveFailures: Int { inner.consecutiveFailures }
+    func recordConsecutiveFailures(_ count: Int) throws { try inner.recordConsecutiveFailures(count) }
 
     func record(_ record: ForwardRecord) throws {
         let allowed = remaining.withLock { remaining in

@@ -65,6 +65,7 @@ public final class SimStateStore: ForwardStateStore {
     private struct State {
         var durable: [EventDigest: ForwardRecord] = [:]
         var durableAttempts: [String: DeliveryAttempts] = [:]
+        var durableConsecutiveFailures = 0
         var unsynced: [StateLine] = []
         var lostToCrashes = 0
         var syncsSuppressed = false
@@ -91,6 +92,8 @@ public final class SimStateStore: ForwardStateStore {
                 durableAttempts[attempts.fileName] = attempts
             case .released(let fileName):
                 durableAttempts[fileName] = nil
+            case .consecutiveFailures(let count):
+                durableConsecutiveFailures = count
             }
         }
     }
@@ -135,6 +138,7 @@ public final class SimStateStore: ForwardStateStore {
                 case .accepted(let record): attempts[record.fileName] = nil
                 case .attempts(let failed): attempts[failed.fileName] = failed
                 case .released(let fileName): attempts[fileName] = nil
+                case .consecutiveFailures: continue
                 }
             }
             return attempts.values.sorted { $0.fileName < $1.fileName }
@@ -147,6 +151,17 @@ public final class SimStateStore: ForwardStateStore {
 
     public func releaseAttempts(forName fileName: String) throws {
         state.withLock { $0.unsynced.append(.released(fileName: fileName)) }
+    }
+
+    public var consecutiveFailures: Int {
+        state.withLock { state in
+            for case .consecutiveFailures(let count) in state.unsynced.reversed() { return count }
+            return state.durableConsecutiveFailures
+        }
+    }
+
+    public func recordConsecutiveFailures(_ count: Int) throws {
+        state.withLock { $0.unsynced.append(.consecutiveFailures(count)) }
     }
 
     public func sync() throws {
@@ -199,9 +214,13 @@ public struct SimulatedUpload: Hashable, Sendable {
     public var outcome: UploadOutcome
     /// The mock's journal said it stored the upload (even if the client saw a failure).
     public var stored: Bool
+    /// The mock answered 429 or 503 with a `Retry-After` that runs until this time, as the
+    /// checkers read it (`ServerPauseJudge`).
+    public var serverAskedToWaitUntil: FileTime?
 
     public init(time: FileTime, binaryName: String, binaryDigest: EventDigest, reportName: String?,
-                outcome: UploadOutcome, stored: Bool) {
+                outcome: UploadOutcome, stored: Bool, serverAskedToWaitUntil: FileTime? = nil) {
+        self.serverAskedToWaitUntil = serverAskedToWaitUntil
         self.time = time
         self.binaryName = binaryName
         self.binaryDigest = binaryDigest
@@ -240,7 +259,9 @@ public final class SimUploader: EventUploader {
             $0.append(SimulatedUpload(time: time, binaryName: request.binary.name,
                                       binaryDigest: EventDigest(of: request.binary.contents),
                                       reportName: request.report?.name, outcome: outcome,
-                                      stored: exchange.journalEntry.stored))
+                                      stored: exchange.journalEntry.stored,
+                                      serverAskedToWaitUntil: ServerPauseJudge.resumeTime(after: exchange.reply,
+                                                                                          receivedAt: time)))
         }
         return outcome
     }

@@ -1,0 +1,71 @@
+import ForwarderCore
+import Logging
+
+extension EventForwarder {
+    /// Whether the server asked for a pause that has not run out at `now`; when it has, forgets it.
+    func pausedUntil(now: FileTime) -> FileTime? {
+        guard let resumeTime = uploadsPausedUntil else { return nil }
+        if now < resumeTime { return resumeTime }
+        uploadsPausedUntil = nil
+        logger.info("the server's requested wait is over; uploads resume", metadata: ["pause.until": "\(resumeTime)"])
+        return nil
+    }
+
+    /// Stops new uploads until the time a 429 or 503 with `Retry-After` named; uploads already
+    /// in flight finish. Logged once when the pause starts, not for every answer that extends it.
+    func pauseIfAsked(by problem: UploadProblem) {
+        let now = clock.now()
+        guard let resumeTime = ServerPause.resumeTime(after: problem, now: now) else { return }
+        let alreadyPaused = uploadsPausedUntil.map { now < $0 } ?? false
+        if let current = uploadsPausedUntil, alreadyPaused, current >= resumeTime { return }
+        uploadsPausedUntil = resumeTime
+        if !alreadyPaused {
+            logger.warning("server asked to wait: no new uploads until \(resumeTime)",
+                           metadata: ["pause.until": "\(resumeTime)", "error": "\(problem)"])
+        }
+    }
+}
+
+extension EventForwarder {
+    /// An upload that came back, with what adaptive concurrency needs to learn from it.
+    struct FinishedUpload {
+        var candidate: UploadCandidate
+        var prepared: PreparedUpload
+        var outcome: UploadOutcome
+        var roundTrip: Duration
+        var ticket: ConcurrencyLimit.Ticket
+    }
+
+    /// Uploads in flight allowed now; `uploadConcurrency` when adaptive concurrency is off.
+    public var currentConcurrencyLimit: Int { concurrencyLimit.current }
+
+    /// Lets the limit learn from a finished upload, and logs when it changes (not per upload).
+    func adaptConcurrency(to finished: FinishedUpload) {
+        let signal = ConcurrencyLimit.Signal(finished.outcome, roundTrip: finished.roundTrip)
+        guard let change = concurrencyLimit.uploadFinished(finished.ticket, signal: signal) else { return }
+        var metadata: Logger.Metadata = ["concurrency.limit": "\(change.limit)",
+                                         "concurrency.maximum": "\(uploadConcurrency)"]
+        if let mean = concurrencyLimit.meanRoundTrip {
+            metadata["concurrency.mean_round_trip_ms"] = "\(mean.wholeNanoseconds / 1_000_000)"
+        }
+        if case .raised = change {
+            logger.info("\(change)", metadata: metadata)
+        } else {
+            logger.warning("\(change)", metadata: metadata)
+        }
+    }
+}
+
+extension EventForwarder {
+    /// Keeps the circuit breaker's count in the state, so that a restart against a dead server
+    /// sends one probe rather than a whole window of uploads.
+    ///
+    /// The count is stored up to the threshold only: once the circuit is open, each failed
+    /// probe would write the same verdict again, and an accepted upload with the count already
+    /// at zero writes nothing.
+    func recordCircuitBreaker() throws {
+        let count = min(consecutiveFailures, retryPolicy.circuitBreakerFailures)
+        guard count != store.consecutiveFailures else { return }
+        try store.recordConsecutiveFailures(count)
+    }
+}
