@@ -15,17 +15,16 @@ public protocol ForwarderClock: Sendable {
     func sleep(for duration: Duration) async throws
     /// Runs `operation` and says how long it took: the round trips adaptive concurrency learns from.
     ///
-    /// Production measures on a monotonic clock, so a wall-clock step is never read as a slow
-    /// server; a simulation measures on its own time, so one seed gives one schedule.
+    /// Measured on the monotonic time, so a wall-clock step is never read as a slow server; a
+    /// simulation's monotonic time moves only when it is told to, so one seed gives one schedule.
     func measure<Result>(_ operation: () async -> Result) async -> (result: Result, elapsed: Duration)
 }
 
 extension ForwarderClock {
-    /// Measures on `now()`: right for a simulated clock, which moves only when told to.
     public func measure<Result>(_ operation: () async -> Result) async -> (result: Result, elapsed: Duration) {
-        let start = now()
+        let start = monotonicNow()
         let result = await operation()
-        return (result, max(.zero, now() - start))
+        return (result, max(.zero, monotonicNow() - start))
     }
 }
 

@@ -23,6 +23,10 @@ final class ScriptedRoundTripClock: ForwarderClock {
 
     func now() -> FileTime { current.withLock { $0 } }
 
+    func monotonicNow() -> MonotonicTime {
+        MonotonicTime(nanosecondsSinceOrigin: current.withLock { $0 }.nanosecondsSince1970)
+    }
+
     func advance(by duration: Duration) { current.withLock { $0 = $0 + duration } }
 
     func sleep(for duration: Duration) async throws { advance(by: duration) }
