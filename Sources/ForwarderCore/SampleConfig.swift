@@ -14,6 +14,7 @@ public enum SampleConfig {
         .passIntervalSeconds: "Seconds between passes of `run`.",
         .forwardsPerPassLimit: "Uploads per pass; 0 for unlimited.",
         .maximumEventAgeDays: "Binaries modified longer ago than this many days are ignored.",
+        .eventAgeSource: "What the age window reads: mtime (the file's modification time) or name (the event time in the Blastware file name, for archives restored with fresh times).",
         .quiescenceSeconds: "A binary or report modified more recently than this is still being written.",
         .reportGraceSeconds: "A binary without its report waits this long, then goes alone.",
         .requestTimeoutSeconds: "Per-request timeout in seconds (connect at most 10).",
@@ -21,12 +22,14 @@ public enum SampleConfig {
         .serialHint: "Sent as ?serial= with every upload.",
         .logFormat: "text, or json (one object per line on standard error).",
         .uploadConcurrency: "Uploads in flight at once on kept-alive connections (1-64).",
+        .adaptiveConcurrency: "With true, uploads in flight start at 1 and follow the server's round trips and back-pressure, up to SFM_UPLOAD_CONCURRENCY; false keeps that fixed limit.",
         .retryBaseSeconds: "Backoff ceiling after an event's first failed upload; doubles with each failure.",
         .retryMaximumSeconds: "The backoff ceiling stops growing here.",
         .quarantineAfterRejections: "Refusals after which an event is quarantined (1-1000); `retry` releases it.",
         .circuitBreakerFailures: "Failed uploads in a row that end a pass; the next pass probes with one upload.",
         .certificateAuthorityFile: "PEM certificate authorities trusted for an https server instead of the system's.",
         .bearerToken: "Sent as `Authorization: Bearer <token>`; never logged. Keep this file readable by the service only.",
+        .metricsAddress: "HOST:PORT on which `run` serves /metrics (Prometheus) and /health, e.g. 127.0.0.1:9464; empty: off.",
     ]
 
     /// Every key, commented out at its default, except those in `values`, which are set.
