@@ -36,7 +36,21 @@ enum MockRoutes {
             let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 1000
             return json(mock.journal(after: after, limit: limit))
         }
-        router.get("/mock/stats") { _, _ in json(mock.stats()) }
+        router.get("/mock/stats") { _, _ in json(mock.stats(at: FileTime(Date()))) }
+        router.get("/mock/capacity") { _, _ in
+            guard let plan = mock.capacityPlan else { return json(["detail": "no capacity plan: unlimited"], status: .notFound) }
+            return json(plan)
+        }
+        router.put("/mock/capacity") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            do {
+                let plan = try CapacityPlan(json: Data(body.readableBytesView))
+                mock.replaceCapacityPlan(plan, at: FileTime(Date()))
+                return json(plan)
+            } catch {
+                return json(["detail": "invalid capacity plan: \(error)"], status: .badRequest)
+            }
+        }
         router.get("/mock/faults") { _, _ in json(mock.faultPlan) }
         router.put("/mock/faults") { request, _ in
             let body = try await request.body.collect(upTo: 1 << 20)
@@ -55,7 +69,9 @@ enum MockRoutes {
         return router
     }
 
-    /// Reads the body (up to the limit), lets the mock decide, and carries out its reply.
+    /// Reads the body (up to the limit), asks the capacity model for a slot, waits for it, lets
+    /// the mock decide, holds the answer until the slot's service time is over, and carries
+    /// out the reply. Waiting is `Task.sleep`, never a blocked event loop.
     private static func importResponse(_ request: Request, context: MockRequestContext, mock: MockSFM,
                                        archive: ReceivedFileArchive?,
                                        hungConnections: OpenConnections) async throws -> Response {
@@ -64,6 +80,7 @@ enum MockRoutes {
         let contentType = request.headers[.contentType]
         let limit = mock.configuration.maximumBodyByteCount
         let exchange: MockExchange
+        var serviceEndsAt: FileTime?
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
             exchange = mock.rejectOversizedBody(receivedAt: receivedAt, serialHint: serialHint,
                                                 contentType: contentType, byteCount: declared)
@@ -74,8 +91,19 @@ enum MockRoutes {
             }
             do {
                 let body = try await request.body.collect(upTo: limit)
-                exchange = mock.handleImport(MockImportRequest(receivedAt: receivedAt, serialHint: serialHint,
-                                                               contentType: contentType, body: body))
+                let importRequest = MockImportRequest(receivedAt: receivedAt, serialHint: serialHint,
+                                                      contentType: contentType, body: body)
+                switch mock.admit(arrivalAt: FileTime(Date()), byteCount: body.readableBytes, serialHint: serialHint,
+                                  contentType: contentType) {
+                case .refused(let refusal):
+                    exchange = refusal
+                case .serve(let slot):
+                    // A client that leaves while its request waits does not free the slot:
+                    // the request is served anyway, as a real server would.
+                    try? await sleep(until: slot.startAt)
+                    exchange = mock.handleImport(importRequest, slot: slot)
+                    serviceEndsAt = slot.finishAt
+                }
             } catch is NIOTooManyBytesError {
                 exchange = mock.rejectOversizedBody(receivedAt: receivedAt, serialHint: serialHint,
                                                     contentType: contentType, byteCount: limit + 1)
@@ -84,16 +112,24 @@ enum MockRoutes {
         archive?.store(exchange.storedFiles)
         switch exchange.reply {
         case .respond(let reply):
+            if let serviceEndsAt { try await sleep(until: serviceEndsAt) }
             if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
             var response = response(for: reply)
             if reply.status == 413 { response.headers[.connection] = "close" }
             return response
         case .socketFault(let fault, let delay):
+            if let serviceEndsAt { try await sleep(until: serviceEndsAt) }
             if delay > .zero { try await Task.sleep(for: delay) }
             await SocketFaults.perform(fault, on: context.channel, hungConnections: hungConnections)
             // The connection is gone; Hummingbird's attempt to write this fails quietly.
             return Response(status: .internalServerError)
         }
+    }
+
+    /// Sleeps until the wall clock reaches `time`; returns at once when it has.
+    private static func sleep(until time: FileTime) async throws {
+        let wait = time - FileTime(Date())
+        if wait > .zero { try await Task.sleep(for: wait) }
     }
 
     /// A Hummingbird response for the mock's reply, paced when the reply asks for a slow body.

@@ -11,6 +11,8 @@ public struct JournalEntry: Hashable, Sendable, Codable {
         case rejected
         /// A fault plan rule decided the answer (see `fault` and `stored`).
         case faulted
+        /// Refused over capacity with 429 or 503 before the handler saw it; nothing stored.
+        case refused
     }
 
     /// Position in the journal since the last reset, from 1.
@@ -39,6 +41,11 @@ public struct JournalEntry: Hashable, Sendable, Codable {
     public var firedRules: [FiredRule]
     public var delayMilliseconds: Double
     public var detail: String?
+    /// With a capacity plan: how long the request waited for a slot (absent without one, and
+    /// for requests refused over capacity).
+    public var queueMilliseconds: Double?
+    /// With a capacity plan: how long its slot was busy with it.
+    public var serviceMilliseconds: Double?
 
     /// The receive time as a `FileTime`.
     public var receivedAtTime: FileTime { FileTime(nanosecondsSince1970: receivedAtNanosecondsSince1970) }
@@ -81,6 +88,9 @@ public struct MockStats: Hashable, Sendable, Codable {
     public var faultsByKind: [String: Int] = [:]
     /// Fired rules by rule name.
     public var faultsByRule: [String: Int] = [:]
+    /// The capacity model's counters and per-second series; absent without a capacity plan.
+    /// Its refusals count in `requests` but in no other counter above.
+    public var capacity: CapacityStats?
 
     public init() {}
 }

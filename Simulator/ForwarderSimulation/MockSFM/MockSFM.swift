@@ -20,18 +20,22 @@ public final class MockSFM: Sendable {
         /// Keep each stored report's raw text (as the SFM does). Long simulations may turn this
         /// off: at ~15 KB per report the raw text is most of the store's memory.
         public var retainsReportText: Bool
+        /// How much the server does at once and what it answers beyond that; nil: unlimited,
+        /// every request served at once.
+        public var capacity: CapacityPlan?
 
         public init(maximumBodyByteCount: Int = 64 << 20, journalCapacity: Int = 100_000, seed: UInt64 = 0,
-                    retainsReportText: Bool = true) {
+                    retainsReportText: Bool = true, capacity: CapacityPlan? = nil) {
             self.maximumBodyByteCount = maximumBodyByteCount
             self.journalCapacity = journalCapacity
             self.seed = seed
             self.retainsReportText = retainsReportText
+            self.capacity = capacity
         }
     }
 
     public let configuration: Configuration
-    private let state: Mutex<State>
+    let state: Mutex<State>
 
     /// Creates a mock with an empty store and `faultPlan` installed at `planInstalledAt`
     /// (nil: at the first request).
@@ -43,22 +47,23 @@ public final class MockSFM: Sendable {
 
     // MARK: Import
 
-    /// Handles one `POST /db/import/blastware_file`.
-    public func handleImport(_ request: MockImportRequest) -> MockExchange {
-        handleImport(request) { () throws(MockRejection) in
+    /// Handles one `POST /db/import/blastware_file`; `slot` is where `admit` placed it, for
+    /// the journal's queue and service times.
+    public func handleImport(_ request: MockImportRequest, slot: CapacitySlot? = nil) -> MockExchange {
+        handleImport(request, slot: slot) { () throws(MockRejection) in
             try UploadReader.read(contentType: request.contentType, body: request.body)
         }
     }
 
     /// Handles the request the production forwarder would send for `request`, taking its files
     /// as they are instead of parsing the multipart body they would travel in.
-    public func handleImport(_ request: ImportRequest, receivedAt: FileTime) -> MockExchange {
-        handleImport(MockImportRequest(request, receivedAt: receivedAt)) { () throws(MockRejection) in
+    public func handleImport(_ request: ImportRequest, receivedAt: FileTime, slot: CapacitySlot? = nil) -> MockExchange {
+        handleImport(MockImportRequest(request, receivedAt: receivedAt), slot: slot) { () throws(MockRejection) in
             try UploadReader.read(request)
         }
     }
 
-    private func handleImport(_ request: MockImportRequest,
+    private func handleImport(_ request: MockImportRequest, slot: CapacitySlot?,
                               readFiles: () throws(MockRejection) -> [ReceivedFile]) -> MockExchange {
         let files: Result<[ReceivedFile], MockRejection>
         if request.body.readableBytes > configuration.maximumBodyByteCount {
@@ -72,7 +77,7 @@ public final class MockSFM: Sendable {
         }
         let reports = parseReports(in: (try? files.get()) ?? [])
         let (exchange, rowsToEncode) = state.withLock { state in
-            state.handle(request, files: files, reports: reports, bodyByteCount: request.body.readableBytes)
+            state.handle(request, files: files, reports: reports, bodyByteCount: request.body.readableBytes, slot: slot)
         }
         return Self.finish(exchange, rows: rowsToEncode)
     }
@@ -87,7 +92,7 @@ public final class MockSFM: Sendable {
         let request = MockImportRequest(receivedAt: receivedAt, serialHint: serialHint, contentType: contentType,
                                         body: Data())
         let (exchange, rows) = state.withLock { state in
-            state.handle(request, files: .failure(rejection), reports: [:], bodyByteCount: byteCount)
+            state.handle(request, files: .failure(rejection), reports: [:], bodyByteCount: byteCount, slot: nil)
         }
         return Self.finish(exchange, rows: rows)
     }
@@ -117,10 +122,12 @@ public final class MockSFM: Sendable {
         state.withLock { $0.journal.entries(after: sequence, limit: limit) }
     }
 
+    /// The counters, with the capacity model's as of the latest time it has seen.
     public func stats() -> MockStats {
         state.withLock { state in
             var stats = state.stats
             stats.events = state.events.count
+            stats.capacity = state.capacity?.stats
             return stats
         }
     }
@@ -133,10 +140,13 @@ public final class MockSFM: Sendable {
         state.withLock { state in state.install(plan, at: installedAt) }
     }
 
-    /// Empties the store, journal and counters and restarts the current plan's random streams.
+    /// Empties the store, journal and counters, restarts the current plan's random streams, and
+    /// empties the capacity model's schedule and series (keeping its plan).
     public func reset(at time: FileTime?) {
         state.withLock { state in
+            let capacityPlan = state.capacity?.plan
             state = State(configuration: configuration, plan: state.injector.plan, installedAt: time)
+            state.capacity = capacityPlan.map { CapacityModel(plan: $0) }
         }
     }
 
@@ -191,9 +201,11 @@ extension MockSFM {
         let seed: UInt64
         var planInstalledAt: FileTime?
         var requestsSincePlanInstalled = 0
+        var capacity: CapacityModel?
 
         init(configuration: Configuration, plan: FaultPlan, installedAt: FileTime?) {
             journal = JournalRing(capacity: configuration.journalCapacity)
+            capacity = configuration.capacity.map { CapacityModel(plan: $0) }
             seed = configuration.seed
             injector = FaultInjector(plan: plan, defaultSeed: configuration.seed)
             planInstalledAt = installedAt
@@ -208,7 +220,7 @@ extension MockSFM {
         /// Decides faults, applies the upload, journals it; returns the exchange and, when the
         /// reply is the contract's JSON, the rows to encode into it.
         mutating func handle(_ request: MockImportRequest, files: Result<[ReceivedFile], MockRejection>,
-                             reports: [Int: BlastwareReport], bodyByteCount: Int)
+                             reports: [Int: BlastwareReport], bodyByteCount: Int, slot: CapacitySlot?)
             -> (MockExchange, [ImportFileResult]?) {
             requestsSincePlanInstalled += 1
             let installedAt = planInstalledAt ?? request.receivedAt
@@ -229,7 +241,9 @@ extension MockSFM {
                 serialHint: request.serialHint, contentType: request.contentType, bodyByteCount: bodyByteCount,
                 files: [], outcome: .imported, httpStatus: nil, rows: [], stored: false,
                 fault: decision.terminal.map { FiredRule(rule: $0.rule, kind: $0.fault.kindName, afterStore: $0.afterStore) },
-                firedRules: decision.firedRules, delayMilliseconds: decision.delay.secondsValue * 1000, detail: nil)
+                firedRules: decision.firedRules, delayMilliseconds: decision.delay.secondsValue * 1000, detail: nil,
+                queueMilliseconds: slot.map { Double($0.queueTime.wholeNanoseconds) / 1e6 },
+                serviceMilliseconds: slot.map { Double($0.serviceTime.wholeNanoseconds) / 1e6 })
 
             var storedFiles: [ReceivedFile] = []
             var rows: [ImportFileResult] = []
