@@ -144,7 +144,7 @@ struct FleetTests {
                     ? Self.request(at: at, day: day, answer: .served(startedAt: day.start + .seconds(at),
                                                                      finishedAt: day.start + .seconds(at + 1), status: 200),
                                    name: "E\(index)")
-                    : Self.request(at: at, day: day, answer: .refused(status: 429, retryAfterSeconds: 5), name: "E\(index)")
+                    : Self.request(at: at, day: day, answer: .refused(status: 429), name: "E\(index)")
             }, storedEvents: [], recordedDigests: [], day: day, capacity: capacity, settleAllowance: .seconds(120),
                           endedAt: day.end)
         }
@@ -181,7 +181,7 @@ struct FleetTests {
                                                                          status: 200), name: "E\(index)")
             }
             let refusals = (0..<refused).map { index in
-                Self.request(at: Int64(index), day: day, answer: .refused(status: 429, retryAfterSeconds: 5), stored: false,
+                Self.request(at: Int64(index), day: day, answer: .refused(status: 429), stored: false,
                              name: "E\(index)")
             }
             return FleetEvidence(pcs: [], journal: served + refusals, storedEvents: [], recordedDigests: [], day: day,

@@ -34,6 +34,15 @@ public struct FleetServerCapacity: Sendable, Hashable {
         (serviceTimePerRequest + serviceTimePerMegabyte * (Double(byteCount) / 1_000_000)) * slowdown
     }
 
+    /// The mock's capacity plan for this server, its service times `slowdown` times longer.
+    public func plan(slowdown: Double) -> CapacityPlan {
+        CapacityPlan(maximumInProgress: maximumInProgress,
+                     serviceMillisecondsPerRequest: serviceTimePerRequest.secondsValue * 1000 * slowdown,
+                     serviceMillisecondsPerMegabyte: serviceTimePerMegabyte.secondsValue * 1000 * slowdown,
+                     overCapacity: overCapacity == .unavailable ? .serviceUnavailable : .tooManyRequests,
+                     retryAfterSeconds: retryAfterSeconds)
+    }
+
     /// Requests a second the server completes at full load with requests of `meanByteCount`.
     public func requestsPerSecond(meanByteCount: Double) -> Double {
         Double(maximumInProgress) / serviceTime(byteCount: Int(meanByteCount.rounded())).secondsValue
@@ -46,7 +55,7 @@ public struct FleetRequest: Sendable, Hashable {
         /// Served: started at `startedAt`, answered at `finishedAt` with this status.
         case served(startedAt: FileTime, finishedAt: FileTime, status: Int)
         /// Refused on arrival because the limit of requests in progress was reached.
-        case refused(status: Int, retryAfterSeconds: Int)
+        case refused(status: Int)
         /// The server was down: the connection was refused.
         case unreachable
     }
