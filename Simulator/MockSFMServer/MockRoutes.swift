@@ -91,9 +91,12 @@ enum MockRoutes {
             }
             do {
                 let body = try await request.body.collect(upTo: limit)
-                let importRequest = MockImportRequest(receivedAt: receivedAt, serialHint: serialHint,
+                // Journaled at the capacity model's arrival (the body complete), so the journal
+                // shows exactly when each request held a slot: arrival + queue, then service.
+                let arrivedAt = FileTime(Date())
+                let importRequest = MockImportRequest(receivedAt: arrivedAt, serialHint: serialHint,
                                                       contentType: contentType, body: body)
-                switch mock.admit(arrivalAt: FileTime(Date()), byteCount: body.readableBytes, serialHint: serialHint,
+                switch mock.admit(arrivalAt: arrivedAt, byteCount: body.readableBytes, serialHint: serialHint,
                                   contentType: contentType) {
                 case .refused(let refusal):
                     exchange = refusal

@@ -26,7 +26,7 @@ public struct LiveFleetOptions: Sendable {
     public var workFolder: String?
 
     public init(seed: UInt64, pcCount: Int = 3, eventsPerPC: Int = 80, forwarderExecutable: String, speed: Double = 1440,
-                capacity: FleetServerCapacity = FleetServerCapacity(maximumInProgress: 2, serviceTimePerRequest: .milliseconds(40),
+                capacity: FleetServerCapacity = FleetServerCapacity(maximumInProgress: 2, serviceTimePerRequest: .milliseconds(150),
                                                                     serviceTimePerMegabyte: .milliseconds(100),
                                                                     retryAfterSeconds: 1),
                 drainTimeout: Duration = .seconds(120), workFolder: String? = nil) {
@@ -40,14 +40,14 @@ public struct LiveFleetOptions: Sendable {
         self.workFolder = workFolder
     }
 
-    /// The scripted day on the real clock from `start`: outage and slow period where the
-    /// simulated day has them, scaled by `speed`.
+    /// The scripted day on the real clock from `start`: a day's events in `24 h ÷ speed`, the
+    /// outage and the slow period in the same places, each a few seconds long (scaled like the
+    /// day, they would be gone in a blink).
     func day(startingAt start: FileTime) -> FleetDay {
-        let simulated = FleetDay()
-        return FleetDay(start: start, length: simulated.length / speed, backlogShare: 1 / Double(max(1, pcCount)),
-                        backlogDays: 1, outageStart: simulated.outageStart / speed,
-                        outageDuration: simulated.outageDuration / speed, slowStart: simulated.slowStart / speed,
-                        slowDuration: simulated.slowDuration / speed, slowdown: simulated.slowdown)
+        let length = Duration.seconds(86_400) / speed
+        return FleetDay(start: start, length: length, backlogShare: 1 / Double(max(1, pcCount)), backlogDays: 1,
+                        outageStart: length * (10.0 / 24), outageDuration: .seconds(6),
+                        slowStart: length * (14.0 / 24), slowDuration: .seconds(8), slowdown: FleetDay().slowdown)
     }
 }
 
@@ -221,9 +221,7 @@ struct PCFolder {
         self.hasBacklog = hasBacklog
         self.day = day
         try FileManager.default.createDirectory(atPath: folderPath, withIntermediateDirectories: true)
-        var profile = FolderProfile.mixed
-        profile.unitRoleWeights = [.blastMonitor: 1, .vibrationMonitor: 1]
-        profile.stuckDayShare = 0
+        let profile = FleetPC.profile
         let halfRange = max(FleetPC.unitCount, serialCount / 2)
         var manifest: [ManifestEntry] = []
         if hasBacklog {

@@ -1,6 +1,7 @@
 import ForwarderCore
 import ForwarderSimulation
 import Foundation
+import SimulationHarness
 import Testing
 
 /// The fleet: many forwarders against one server with a capacity, and the judges of it.
@@ -35,6 +36,26 @@ struct FleetTests {
         #expect(result.evidence.journal.contains { !$0.reachedServer }, "the outage refused connections")
         #expect(FleetChecker.maximumInProgress(result.evidence.journal).count == result.options.capacity.maximumInProgress,
                 "the server was used to its limit")
+    }
+
+    @Test("Fleet live: three event-forwarder processes against the mock with a capacity on loopback pass the checkers")
+    func liveFleet() async throws {
+        let result = try await LiveFleet(LiveFleetOptions(seed: 12, pcCount: 3, eventsPerPC: 60,
+                                                          forwarderExecutable: try Self.forwarderExecutable())).run()
+        #expect(result.verdict.isEmpty, "\(result.verdict.map(\.description).joined(separator: "\n"))")
+        #expect(result.evidence.journal.contains { !$0.reachedServer }, "the outage reset connections")
+        #expect(Set(result.evidence.journal.map(\.pc)) == [0, 1, 2])
+    }
+
+    /// `event-forwarder` built beside the test bundle.
+    static func forwarderExecutable() throws -> String {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("event-forwarder").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "event-forwarder"])
     }
 
     @Test("Fleet: one seed gives one run digest; another seed another")

@@ -228,15 +228,18 @@ public enum FleetChecker {
                       pcs: Array(evidence.pcs.indices))]
     }
 
-    /// The slowest PC's drain takes at most twice the median PC's.
+    /// The slowest PC's drain takes at most twice the median PC's, plus the settle allowance (a
+    /// PC sees its work only at its passes, so one refused upload can cost it a pass interval
+    /// that says nothing about sharing).
     public static func noStarvation(_ evidence: FleetEvidence) -> [CheckerViolation] {
         drains(evidence).compactMap { drain -> CheckerViolation? in
             let times = drain.perPC.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
             guard times.count >= 2, let slowest = times.last else { return nil }
             let median = times[(times.count - 1) / 2].value
-            guard slowest.value > median * starvationFactor else { return nil }
+            guard slowest.value > median * starvationFactor + evidence.settleAllowance else { return nil }
             return violation("starvation", "\(drain.name): PC \(slowest.key) took \(Int(slowest.value.secondsValue)) s to "
-                + "drain, more than \(starvationFactor)× the median PC's \(Int(median.secondsValue)) s")
+                + "drain, more than \(starvationFactor)× the median PC's \(Int(median.secondsValue)) s "
+                + "plus \(Int(evidence.settleAllowance.secondsValue)) s")
         }
     }
 

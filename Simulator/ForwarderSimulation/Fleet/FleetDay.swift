@@ -54,28 +54,48 @@ public struct FleetPC: Sendable {
     /// Units per PC: a PC downloads a few seismographs.
     public static let unitCount = 3
 
+    /// Blast and vibration monitors: no stuck trigger (it would make one PC the fleet's whole
+    /// load) and no idle unit, so that "about M events a day" holds on every PC; no sample
+    /// tables in reports, which are a tenth of the generator's and the mock's work in a debug
+    /// build and change nothing about load (the single-forwarder scenarios cover them).
+    public static let profile: FolderProfile = {
+        var profile = FolderProfile.mixed
+        profile.unitRoleWeights = [.blastMonitor: 1, .vibrationMonitor: 1]
+        profile.stuckDayShare = 0
+        profile.sampleTableShare = 0
+        return profile
+    }()
+
     /// The PCs of a fleet of `count`, each with its own seed derived from `seed`, serials from a
     /// range of its own (so no two PCs hold events of one unit), and about `eventsPerPC` events
-    /// over the day; the backlog PCs also hold `day.backlogDays` days of events at the start.
+    /// over the day; the backlog PCs also hold the last `eventsPerPC × day.backlogDays` events
+    /// of the days before (fewer only when the generator made fewer).
     public static func plan(count: Int, eventsPerPC: Int, seed: UInt64, day: FleetDay) -> [FleetPC] {
         var random = SeededRandom(seed: seed).derived("fleet-pcs")
         let serialsPerPC = max(FleetPC.unitCount, 24_000 / max(1, count))
         var backlog = (0..<count).map { _ in random.chance(day.backlogShare) }
         if count > 0, !backlog.contains(true), day.backlogShare > 0 { backlog[0] = true }
-        var profile = FolderProfile.mixed
-        profile.unitRoleWeights = [.blastMonitor: 1, .vibrationMonitor: 1]
-        profile.stuckDayShare = 0
         return (0..<count).map { index in
             var pcRandom = SeededRandom(seed: seed).derived("pc \(index)")
             let pcSeed = pcRandom.next()
             let backlogDays = backlog[index] ? day.backlogDays : 0
+            // One day more than the backlog needs, so that the trim below nearly always finds enough.
+            let daysBefore = backlog[index] ? day.backlogDays + 1 : 0
             let firstSerial = 1000 + index * serialsPerPC
             let options = FolderGenerationOptions(
-                seed: pcSeed, profile: profile, unitCount: FleetPC.unitCount, dayCount: 1 + backlogDays,
+                seed: pcSeed, profile: FleetPC.profile, unitCount: FleetPC.unitCount, dayCount: 1 + daysBefore,
                 eventsPerUnitPerDay: Double(eventsPerPC) / Double(FleetPC.unitCount),
-                startTime: day.start - .seconds(86_400 * Int64(backlogDays)),
+                startTime: day.start - .seconds(86_400 * Int64(daysBefore)),
                 serialNumbers: firstSerial...(firstSerial + serialsPerPC - 1))
-            let plan = FolderPlanner.plan(options)
+            var plan = FolderPlanner.plan(options)
+            // Every backlog PC starts with the same number of events never sent, so that no
+            // PC's drain is longer than another's for want of a bigger backlog.
+            let backlogEvents = plan.events.indices.filter { plan.events[$0].binaryFinish <= day.start }
+            let excess = backlogEvents.count - eventsPerPC * backlogDays
+            if excess > 0 {
+                let dropped = Set(backlogEvents.sorted { plan.events[$0].binaryFinish < plan.events[$1].binaryFinish }.prefix(excess))
+                plan.events = plan.events.indices.filter { !dropped.contains($0) }.map { plan.events[$0] }
+            }
             return FleetPC(index: index, seed: pcSeed, hasBacklog: backlog[index], plan: plan, manifest: plan.manifest())
         }
     }
