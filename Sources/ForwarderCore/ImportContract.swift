@@ -165,10 +165,10 @@ public struct UploadProblem: Hashable, Sendable, CustomStringConvertible {
 
     public var kind: Kind
     public var detail: String
-    /// The server's `Retry-After`, when it gave one.
-    public var retryAfter: Duration?
+    /// The server's `Retry-After`, when it gave one the forwarder understands.
+    public var retryAfter: RetryAfter?
 
-    public init(kind: Kind, detail: String, retryAfter: Duration? = nil) {
+    public init(kind: Kind, detail: String, retryAfter: RetryAfter? = nil) {
         self.kind = kind
         self.detail = detail
         self.retryAfter = retryAfter
@@ -208,7 +208,7 @@ public enum ImportReplyClassifier {
         guard (200...299).contains(status) else {
             let detail = isCredentialProblem(status: status) ? "check SFM_API_TOKEN: \(excerpt)" : excerpt
             let problem = UploadProblem(kind: .httpStatus(status), detail: detail,
-                                        retryAfter: retryAfterHeader.flatMap(Self.retryAfter))
+                                        retryAfter: retryAfterHeader.flatMap(RetryAfter.parse))
             return isRetryable(status: status) ? .failed(problem) : .rejected(problem)
         }
         guard let reply = try? JSONDecoder().decode(ImportReply.self, from: body) else {
@@ -222,12 +222,6 @@ public enum ImportReplyClassifier {
             return .rejected(UploadProblem(kind: .fileError, detail: refused.detail ?? refused.status))
         }
         return .rejected(UploadProblem(kind: .missingRow, detail: excerpt))
-    }
-
-    /// `Retry-After` in delta-seconds; the HTTP-date form is rare and treated as absent.
-    static func retryAfter(_ header: String) -> Duration? {
-        guard let seconds = Int(header.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
-        return .seconds(seconds)
     }
 
     /// The first 300 characters of a body, for messages.

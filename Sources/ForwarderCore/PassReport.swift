@@ -21,6 +21,9 @@ public struct PassReport: Hashable, Sendable, Codable {
     public var quarantined = 0
     /// Whether the circuit breaker stopped the pass because the server looked down.
     public var circuitOpened = false
+    /// When the server's `Retry-After` (on a 429 or 503) lets uploads start again, if the pass
+    /// ended while it was still running.
+    public var serverAskedToWaitUntil: FileTime?
 
     public init(startedAt: FileTime) {
         self.startedAt = startedAt
@@ -44,6 +47,7 @@ public struct PassReport: Hashable, Sendable, Codable {
         }
         if quarantined > 0 { parts.append("quarantined=\(quarantined)") }
         if circuitOpened { parts.append("circuit_open") }
+        if let serverAskedToWaitUntil { parts.append("server_asked_to_wait_until=\(serverAskedToWaitUntil)") }
         if interrupted { parts.append("interrupted") }
         return parts.joined(separator: " ")
     }
@@ -73,6 +77,7 @@ extension PassReport {
         interrupted = try container.decodeIfPresent(Bool.self, forKey: .interrupted) ?? false
         quarantined = try count(.quarantined)
         circuitOpened = try container.decodeIfPresent(Bool.self, forKey: .circuitOpened) ?? false
+        serverAskedToWaitUntil = try container.decodeIfPresent(FileTime.self, forKey: .serverAskedToWaitUntil)
     }
 }
 

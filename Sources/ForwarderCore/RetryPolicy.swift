@@ -107,7 +107,7 @@ public enum RetryPlanner {
         let ceiling = backoffCeiling(afterFailures: attempts.failures, policy: policy).wholeNanoseconds
         var wait = ceiling > 0 ? Int64.random(in: 0...ceiling, using: &random) : 0
         if let retryAfter = problem.retryAfter {
-            wait = max(wait, min(retryAfter, RetryPolicy.longestRetryAfter).wholeNanoseconds)
+            wait = max(wait, retryAfter.wait(from: now, longest: RetryPolicy.longestRetryAfter).wholeNanoseconds)
         }
         attempts.nextAttemptAt = now + .nanoseconds(wait)
         return attempts

@@ -49,6 +49,9 @@ public enum SkipReason: String, CaseIterable, Hashable, Sendable, Codable {
     case quarantined
     /// The server looked down (the circuit breaker opened), so the pass stopped uploading.
     case serverUnavailable
+    /// The server answered 429 or 503 with a `Retry-After` that has not run out, so the pass
+    /// starts no upload until then.
+    case serverAskedToWait
 }
 
 /// Why a binary is about to be uploaded.

@@ -16,7 +16,7 @@ public actor EventForwarder {
     public let serialHint: String?
     /// When true, passes plan and hash but neither upload nor record.
     public let dryRun: Bool
-    private let logger: Logger
+    let logger: Logger
     private var cache: DigestCache
     private var stopRequested = false
     /// Records between two syncs inside one long pass; the pass also syncs at its end.
@@ -28,6 +28,8 @@ public actor EventForwarder {
     private var jitter: SplitMix64
     /// Uploads in a row, across passes, that failed; at the breaker's threshold the circuit is open.
     private var consecutiveFailures = 0
+    /// No upload starts before this time: the server answered 429 or 503 with a `Retry-After`.
+    var uploadsPausedUntil: FileTime?
 
     /// - Parameter retrySeed: seeds the backoff jitter (production passes a random seed and logs it).
     public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
@@ -89,8 +91,9 @@ public actor EventForwarder {
                 guard let (candidate, prepared, outcome) = try await group.next() else { return }
                 inFlight -= 1
                 inFlightDigests.remove(prepared.digest)
-                if case .failed = outcome {
+                if case .failed(let problem) = outcome {
                     consecutiveFailures += 1
+                    pauseIfAsked(by: problem)
                 } else {
                     consecutiveFailures = 0
                     probing = false
@@ -113,6 +116,10 @@ public actor EventForwarder {
                 }
                 // Finish first, then prepare: the state check then sees every earlier acceptance.
                 while inFlight >= (probing ? 1 : uploadConcurrency) { try await finishOne() }
+                if pausedUntil(now: clock.now()) != nil {
+                    report.skip(.serverAskedToWait, count: plan.candidates.count - index)
+                    break
+                }
                 // With the circuit open, only a probe (the pass's first upload) may start.
                 if circuitIsOpen, !(probing && report.uploadsAttempted == 0) {
                     report.circuitOpened = true
@@ -135,6 +142,7 @@ public actor EventForwarder {
                 group.addTask { (candidate, prepared, await uploader.upload(prepared.request)) }
             }
             while inFlight > 0 { try await finishOne() }
+            report.serverAskedToWaitUntil = pausedUntil(now: clock.now())
             return report
         }
         try store.sync()

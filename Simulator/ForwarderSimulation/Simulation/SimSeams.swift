@@ -165,9 +165,13 @@ public struct SimulatedUpload: Hashable, Sendable {
     public var outcome: UploadOutcome
     /// The mock's journal said it stored the upload (even if the client saw a failure).
     public var stored: Bool
+    /// The mock answered 429 or 503 with a `Retry-After` that runs until this time, as the
+    /// checkers read it (`ServerPauseJudge`).
+    public var serverAskedToWaitUntil: FileTime?
 
     public init(time: FileTime, binaryName: String, binaryDigest: EventDigest, reportName: String?,
-                outcome: UploadOutcome, stored: Bool) {
+                outcome: UploadOutcome, stored: Bool, serverAskedToWaitUntil: FileTime? = nil) {
+        self.serverAskedToWaitUntil = serverAskedToWaitUntil
         self.time = time
         self.binaryName = binaryName
         self.binaryDigest = binaryDigest
@@ -206,7 +210,9 @@ public final class SimUploader: EventUploader {
             $0.append(SimulatedUpload(time: time, binaryName: request.binary.name,
                                       binaryDigest: EventDigest(of: request.binary.contents),
                                       reportName: request.report?.name, outcome: outcome,
-                                      stored: exchange.journalEntry.stored))
+                                      stored: exchange.journalEntry.stored,
+                                      serverAskedToWaitUntil: ServerPauseJudge.resumeTime(after: exchange.reply,
+                                                                                          receivedAt: time)))
         }
         return outcome
     }

@@ -163,8 +163,10 @@ public struct Simulation: Sendable {
                 lostAcceptances.formUnion(uploadsBefore..<(uploadsBefore + passUploads.count))
                 store.crash()
                 forwarder = makeForwarder()
+                checker.forwarderRestarted()
             } else if scenario.restartAfterPasses.contains(index) {
                 forwarder = makeForwarder()
+                checker.forwarderRestarted()
             }
             if scenario.healAfterPass == index { mock.replaceFaultPlan(.none, installedAt: clock.now()) }
             if scenario.releaseAllAfterPasses.contains(index) {

@@ -51,11 +51,19 @@ public struct SimulationChecker: Sendable {
     /// Binary names the generator made, case as written.
     public let eventNames: Set<String>
     public private(set) var violations: [CheckerViolation] = []
+    /// The last pause the server asked for with `Retry-After`, and how many uploads started
+    /// before its end since it was asked for.
+    private var serverPause: (until: FileTime, uploadsSince: Int)?
 
     public init(policy: ScanPolicy, eventNames: Set<String>, retryPolicy: RetryPolicy = RetryPolicy()) {
         self.policy = policy
         self.eventNames = eventNames
         self.retryPolicy = retryPolicy
+    }
+
+    /// The forwarder restarted: it no longer remembers a pause the server asked for.
+    public mutating func forwarderRestarted() {
+        serverPause = nil
     }
 
     /// Checks the uploads of one pass against the listing the pass started from.
@@ -112,6 +120,21 @@ public struct SimulationChecker: Sendable {
                 }
             }
             order.append((binary.modificationTime, binary.name))
+        }
+        // The server's pause: after a 429 or 503 with Retry-After, only uploads already in flight
+        // may still start before its end. The pause lives in the forwarder's memory, so a restart
+        // forgets it (`forwarderRestarted()`).
+        for upload in uploads {
+            if let pause = serverPause, upload.time < pause.until {
+                serverPause?.uploadsSince += 1
+                if pause.uploadsSince + 1 > uploadConcurrency - 1 {
+                    violate("pause", "\(upload.binaryName) uploaded \((pause.until - upload.time).secondsValue) s "
+                        + "before the server's Retry-After ran out")
+                }
+            }
+            if let until = upload.serverAskedToWaitUntil, until > serverPause?.until ?? upload.time {
+                serverPause = (until, 0)
+            }
         }
         // The circuit breaker: once enough uploads in a row failed, only those already in flight
         // may still fail in this pass.

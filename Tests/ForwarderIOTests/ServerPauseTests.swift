@@ -1,0 +1,119 @@
+import ForwarderCore
+import ForwarderIO
+import Foundation
+import Synchronization
+import Testing
+
+/// Answers one upload with a 429 or 503 carrying `Retry-After`, classified as over a socket,
+/// and accepts every other.
+func busyOnce(status: Int, retryAfterHeader: String, onUpload busyIndex: Int = 0)
+    -> @Sendable (Int, ImportRequest) -> UploadOutcome {
+    { index, request in
+        guard index == busyIndex else { return RecordingUploader.acceptAll(request) }
+        return ImportReplyClassifier.classify(status: status, retryAfterHeader: retryAfterHeader,
+                                              body: Data(#"{"detail": "busy"}"#.utf8), binaryName: request.binary.name)
+    }
+}
+
+/// An uploader that answers by the upload's place in the sequence, and remembers each request.
+final class SequencedUploader: EventUploader {
+    private let state = Mutex<[ImportRequest]>([])
+    private let answer: @Sendable (Int, ImportRequest) -> UploadOutcome
+
+    init(answer: @escaping @Sendable (Int, ImportRequest) -> UploadOutcome) { self.answer = answer }
+
+    var requests: [ImportRequest] { state.withLock { $0 } }
+
+    func upload(_ request: ImportRequest) async -> UploadOutcome {
+        let index = state.withLock { requests in
+            requests.append(request)
+            return requests.count - 1
+        }
+        return answer(index, request)
+    }
+}
+
+@Suite("Server pause")
+struct ServerPauseTests {
+    /// 2026-05-08T10:00:00Z, so that HTTP-dates in the tests can be written out literally.
+    static let start = FileTime(secondsSince1970: 1_778_234_400)
+
+    /// Ten events, a forwarder with one upload in flight, and an uploader the test scripts.
+    static func world(answer: @escaping @Sendable (Int, ImportRequest) -> UploadOutcome)
+        throws -> (ForwarderWorld, EventForwarder, SequencedUploader) {
+        let world = try ForwarderWorld()
+        world.clock.advance(by: start - world.clock.now())
+        world.policy.forwardsPerPassLimit = nil
+        for index in 0..<10 { try world.event(index, ageSeconds: Double(5000 - index * 10)) }
+        let uploader = SequencedUploader(answer: answer)
+        let forwarder = EventForwarder(folder: LocalEventFolder(path: world.folder.file("ach")), uploader: uploader,
+                                       store: try FileStateStore(path: world.statePath), clock: world.clock,
+                                       policy: world.policy, logger: quietLogger)
+        return (world, forwarder, uploader)
+    }
+
+    @Test("Pause: a 429 with Retry-After in seconds holds every event until then, then all go", arguments: [429, 503])
+    func pauseInSeconds(status: Int) async throws {
+        let (world, forwarder, uploader) = try Self.world(answer: busyOnce(status: status, retryAfterHeader: "120"))
+        let first = try await forwarder.runPass()
+        #expect(uploader.requests.count == 1, "no upload starts after the server asked to wait")
+        #expect(first.skips[.serverAskedToWait] == 9)
+        #expect(first.serverAskedToWaitUntil == Self.start + .seconds(120))
+        #expect(first.summary.contains("skip.serverAskedToWait=9"))
+
+        world.clock.advance(by: .seconds(119))
+        let during = try await forwarder.runPass()
+        #expect(uploader.requests.count == 1, "a pass before the time starts nothing")
+        #expect(during.skips[.serverAskedToWait] == 9)
+        #expect(during.skips[.backingOff] == 1, "the refused event keeps its own backoff")
+
+        world.clock.advance(by: .seconds(1))
+        let after = try await forwarder.runPass()
+        #expect(after.forwarded == 10, "at the time named, every event goes, the refused one included")
+        #expect(after.skips[.serverAskedToWait] == nil)
+        #expect(after.serverAskedToWaitUntil == nil)
+        #expect(uploader.requests.count == 11)
+    }
+
+    @Test("Pause: a 503 with an HTTP-date holds every event until that time")
+    func pauseUntilDate() async throws {
+        let (world, forwarder, uploader) = try Self.world(
+            answer: busyOnce(status: 503, retryAfterHeader: "Fri, 08 May 2026 10:05:00 GMT", onUpload: 2))
+        let first = try await forwarder.runPass()
+        #expect(first.forwarded == 2)
+        #expect(first.skips[.serverAskedToWait] == 7)
+        #expect(first.serverAskedToWaitUntil == Self.start + .seconds(300))
+
+        world.clock.advance(by: .seconds(299))
+        _ = try await forwarder.runPass()
+        #expect(uploader.requests.count == 3)
+
+        world.clock.advance(by: .seconds(1))
+        let after = try await forwarder.runPass()
+        #expect(after.forwarded == 8)
+        #expect(uploader.requests.count == 11)
+    }
+
+    @Test("Pause: a Retry-After on another status, or a date already past, pauses nothing")
+    func noPause() async throws {
+        for (status, header) in [(500, "120"), (429, "Fri, 08 May 2026 09:59:59 GMT"), (429, "soon")] {
+            let (world, forwarder, uploader) = try Self.world(answer: busyOnce(status: status, retryAfterHeader: header))
+            let report = try await forwarder.runPass()
+            #expect(report.forwarded == 9, "status \(status), Retry-After \(header)")
+            #expect(report.skips[.serverAskedToWait] == nil)
+            #expect(uploader.requests.count == 10)
+            #expect(world.uploadedNames.isEmpty, "the world's own uploader is not used; this keeps its folder alive")
+        }
+    }
+
+    @Test("Pause: a Retry-After of weeks is cut to a day")
+    func pauseCappedToADay() async throws {
+        let (world, forwarder, uploader) = try Self.world(answer: busyOnce(status: 429, retryAfterHeader: "3000000"))
+        let first = try await forwarder.runPass()
+        #expect(first.serverAskedToWaitUntil == Self.start + .seconds(86_400))
+        world.clock.advance(by: .seconds(86_400))
+        let after = try await forwarder.runPass()
+        #expect(after.forwarded == 10)
+        #expect(uploader.requests.count == 11)
+    }
+}
