@@ -56,8 +56,11 @@ public enum FleetChart {
                     label: "backlog per PC (events)", y: backlogY)
         for (pc, series) in timeline.backlogByPC.enumerated() {
             let color = ScalingChart.palette[pc % ScalingChart.palette.count]
-            svg += polyline(series.enumerated().map { (x(Double($0.offset) + 1), backlogY(Double($0.element))) },
-                            color: color, width: 1, opacity: 0.6)
+            // Only the ends of each flat stretch: a PC's backlog is 0 most of the day.
+            let points = series.indices.filter { index in
+                index == 0 || index == series.count - 1 || series[index] != series[index - 1] || series[index] != series[index + 1]
+            }
+            svg += polyline(points.map { (x(Double($0) + 1), backlogY(Double(series[$0]))) }, color: color, width: 1, opacity: 0.6)
         }
 
         // Twelve time marks along the bottom; seconds only when the steps are shorter than a minute.
