@@ -91,12 +91,12 @@ enum MockRoutes {
             }
             do {
                 let body = try await request.body.collect(upTo: limit)
-                // Journaled at the capacity model's arrival (the body complete), so the journal
-                // shows exactly when each request held a slot: arrival + queue, then service.
-                let arrivedAt = FileTime(Date())
-                let importRequest = MockImportRequest(receivedAt: arrivedAt, serialHint: serialHint,
+                // Received when complete: the capacity model's wait starts then, not while the
+                // body was still arriving.
+                let completeAt = FileTime(Date())
+                let importRequest = MockImportRequest(receivedAt: completeAt, serialHint: serialHint,
                                                       contentType: contentType, body: body)
-                switch mock.admit(arrivalAt: arrivedAt, byteCount: body.readableBytes, serialHint: serialHint,
+                switch mock.admit(arrivalAt: completeAt, byteCount: body.readableBytes, serialHint: serialHint,
                                   contentType: contentType) {
                 case .refused(let refusal):
                     exchange = refusal

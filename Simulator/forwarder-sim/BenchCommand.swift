@@ -83,6 +83,10 @@ struct BenchCommand: AsyncParsableCommand {
         guard repeatCount > 0 else { throw ValidationError("--repeat must be at least 1.") }
         guard largeStateRecords > 0 else { throw ValidationError("--large-state-records must be positive.") }
         if let pythonReference, pythonReference <= 0 { throw ValidationError("--python-reference must be positive.") }
+        if pythonReference != nil, !FileManager.default.fileExists(atPath: resolvedPythonScript) {
+            throw ValidationError("--python-reference: the reference Python forwarder is not at \(resolvedPythonScript); "
+                + "it lives outside the repository (../shared/reference/event_forwarder.py): give its path with --python-script.")
+        }
         if scaling, parsedScalingSizes == nil {
             throw ValidationError("--scaling-sizes must be positive whole numbers separated by commas, e.g. 10000,30000.")
         }

@@ -20,18 +20,26 @@ public struct ForwarderSettings: Hashable, Sendable {
     public var uploadConcurrency: Int
     /// The production default of `uploadConcurrency` (`SFM_UPLOAD_CONCURRENCY`).
     public static let defaultUploadConcurrency = 4
+    /// Start at one upload in flight and learn the limit, up to `uploadConcurrency`, from the
+    /// server's answers; with `false`, always `uploadConcurrency` (`SFM_ADAPTIVE_CONCURRENCY`).
+    public var adaptiveConcurrency: Bool
     public var retryPolicy: RetryPolicy
     /// PEM certificates trusted for an `https` server, instead of the system's roots.
     public var certificateAuthorityFile: String?
     /// Sent as `Authorization: Bearer …`; never logged or shown.
     public var bearerToken: BearerToken?
+    /// Where `run` serves `/metrics` and `/health`; nil (the default) serves nothing.
+    public var metricsAddress: MetricsAddress?
 
     public init(watchFolder: String, forwardingEnabled: Bool, serverURL: String?, passInterval: Duration,
                 policy: ScanPolicy, requestTimeout: Duration, statePath: String, serialHint: String?,
                 logFormat: LogFormat, uploadConcurrency: Int = defaultUploadConcurrency,
-                retryPolicy: RetryPolicy = RetryPolicy(), certificateAuthorityFile: String? = nil,
-                bearerToken: BearerToken? = nil) {
+                adaptiveConcurrency: Bool = true, retryPolicy: RetryPolicy = RetryPolicy(),
+                certificateAuthorityFile: String? = nil, bearerToken: BearerToken? = nil,
+                metricsAddress: MetricsAddress? = nil) {
+        self.metricsAddress = metricsAddress
         self.uploadConcurrency = uploadConcurrency
+        self.adaptiveConcurrency = adaptiveConcurrency
         self.retryPolicy = retryPolicy
         self.certificateAuthorityFile = certificateAuthorityFile
         self.bearerToken = bearerToken
@@ -103,12 +111,14 @@ public enum SettingsResolver {
         case serialHint = "SFM_SERIAL_HINT"
         case logFormat = "SFM_LOG_FORMAT"
         case uploadConcurrency = "SFM_UPLOAD_CONCURRENCY"
+        case adaptiveConcurrency = "SFM_ADAPTIVE_CONCURRENCY"
         case retryBaseSeconds = "SFM_RETRY_BASE_SECONDS"
         case retryMaximumSeconds = "SFM_RETRY_MAX_SECONDS"
         case quarantineAfterRejections = "SFM_QUARANTINE_AFTER_REJECTIONS"
         case circuitBreakerFailures = "SFM_CIRCUIT_BREAKER_FAILURES"
         case certificateAuthorityFile = "SFM_CA_FILE"
         case bearerToken = "SFM_API_TOKEN"
+        case metricsAddress = "SFM_METRICS_ADDRESS"
 
         public var defaultValue: String? {
             switch self {
@@ -125,11 +135,12 @@ public enum SettingsResolver {
             case .serialHint: return nil
             case .logFormat: return "text"
             case .uploadConcurrency: return "\(ForwarderSettings.defaultUploadConcurrency)"
+            case .adaptiveConcurrency: return "true"
             case .retryBaseSeconds: return "30"
             case .retryMaximumSeconds: return "3600"
             case .quarantineAfterRejections: return "5"
             case .circuitBreakerFailures: return "5"
-            case .certificateAuthorityFile, .bearerToken: return nil
+            case .certificateAuthorityFile, .bearerToken, .metricsAddress: return nil
             }
         }
     }
@@ -188,6 +199,11 @@ public enum SettingsResolver {
         }
         let limit = try integer(.forwardsPerPassLimit, range: 0...10_000_000, allowed: "a whole number, 0 for unlimited")
         let concurrency = try integer(.uploadConcurrency, range: 1...64, allowed: "a whole number from 1 to 64")
+        let adaptiveEntry = raw(.adaptiveConcurrency)!
+        guard let adaptive = parseBoolean(adaptiveEntry.value) else {
+            throw SettingsError(key: Key.adaptiveConcurrency.rawValue, value: adaptiveEntry.value,
+                                source: adaptiveEntry.source, allowed: "true or false (also yes/no, on/off, 1/0)")
+        }
         let ageDays = try integer(.maximumEventAgeDays, range: 1...36_500, allowed: "a whole number of days from 1 to 36500")
         guard let watchFolder = text(.watchFolder) else {
             throw SettingsError(key: Key.watchFolder.rawValue, value: raw(.watchFolder)?.value ?? "",
@@ -217,6 +233,16 @@ public enum SettingsResolver {
                                 source: raw(.bearerToken)!.source,
                                 allowed: "a token of printable ASCII without spaces")
         }
+        var metricsAddress: MetricsAddress?
+        if let addressText = text(.metricsAddress) {
+            guard let address = MetricsAddress(parsing: addressText) else {
+                let entry = raw(.metricsAddress)!
+                throw SettingsError(key: Key.metricsAddress.rawValue, value: entry.value, source: entry.source,
+                                    allowed: "HOST:PORT with an IPv4 address, an IPv6 address in brackets or localhost, "
+                                        + "and a port from 0 to 65535, e.g. 127.0.0.1:9464 or [::1]:9464")
+            }
+            metricsAddress = address
+        }
         let policy = ScanPolicy(
             quiescencePeriod: try seconds(.quiescenceSeconds, minimum: 0, allowZero: true),
             reportGracePeriod: try seconds(.reportGraceSeconds, minimum: 0, allowZero: true),
@@ -228,8 +254,8 @@ public enum SettingsResolver {
             policy: policy,
             requestTimeout: try seconds(.requestTimeoutSeconds, minimum: 0, allowZero: false),
             statePath: statePath, serialHint: text(.serialHint), logFormat: logFormat, uploadConcurrency: concurrency,
-            retryPolicy: retryPolicy, certificateAuthorityFile: text(.certificateAuthorityFile),
-            bearerToken: token.map(BearerToken.init))
+            adaptiveConcurrency: adaptive, retryPolicy: retryPolicy, certificateAuthorityFile: text(.certificateAuthorityFile),
+            bearerToken: token.map(BearerToken.init), metricsAddress: metricsAddress)
     }
 
     /// Python configparser's boolean words, which series3-watcher's config.ini uses.

@@ -24,6 +24,8 @@ public struct PassReport: Hashable, Sendable, Codable {
     /// When the server's `Retry-After` (on a 429 or 503) lets uploads start again, if the pass
     /// ended while it was still running.
     public var serverAskedToWaitUntil: FileTime?
+    /// Uploads in flight allowed at the end of the pass (adaptive concurrency's current limit).
+    public var concurrencyLimit: Int?
 
     public init(startedAt: FileTime) {
         self.startedAt = startedAt
@@ -48,6 +50,7 @@ public struct PassReport: Hashable, Sendable, Codable {
         if quarantined > 0 { parts.append("quarantined=\(quarantined)") }
         if circuitOpened { parts.append("circuit_open") }
         if let serverAskedToWaitUntil { parts.append("server_asked_to_wait_until=\(serverAskedToWaitUntil)") }
+        if let concurrencyLimit { parts.append("concurrency_limit=\(concurrencyLimit)") }
         if interrupted { parts.append("interrupted") }
         return parts.joined(separator: " ")
     }
@@ -78,6 +81,7 @@ extension PassReport {
         quarantined = try count(.quarantined)
         circuitOpened = try container.decodeIfPresent(Bool.self, forKey: .circuitOpened) ?? false
         serverAskedToWaitUntil = try container.decodeIfPresent(FileTime.self, forKey: .serverAskedToWaitUntil)
+        concurrencyLimit = try container.decodeIfPresent(Int.self, forKey: .concurrencyLimit)
     }
 }
 

@@ -9,6 +9,20 @@ public protocol ForwarderClock: Sendable {
     func now() -> FileTime
     /// Waits for `duration` of this clock's time; throws `CancellationError` when cancelled.
     func sleep(for duration: Duration) async throws
+    /// Runs `operation` and says how long it took: the round trips adaptive concurrency learns from.
+    ///
+    /// Production measures on a monotonic clock, so a wall-clock step is never read as a slow
+    /// server; a simulation measures on its own time, so one seed gives one schedule.
+    func measure<Result>(_ operation: () async -> Result) async -> (result: Result, elapsed: Duration)
+}
+
+extension ForwarderClock {
+    /// Measures on `now()`: right for a simulated clock, which moves only when told to.
+    public func measure<Result>(_ operation: () async -> Result) async -> (result: Result, elapsed: Duration) {
+        let start = now()
+        let result = await operation()
+        return (result, max(.zero, now() - start))
+    }
 }
 
 /// The watched folder: one listing per pass, and the bytes of the files that are uploaded.
@@ -98,6 +112,13 @@ public protocol ForwardStateStore: Sendable {
     func recordAttempts(_ attempts: DeliveryAttempts) throws
     /// Forgets the attempts for `fileName`, so it is tried at the next pass; durable only after `sync()`.
     func releaseAttempts(forName fileName: String) throws
+    /// The circuit breaker's count of failed uploads in a row, as last recorded.
+    ///
+    /// Kept in the state so that a restart against a dead server sends one probe, not a whole
+    /// window of uploads that will fail.
+    var consecutiveFailures: Int { get }
+    /// Replaces the circuit breaker's count; durable only after `sync()`.
+    func recordConsecutiveFailures(_ count: Int) throws
     /// Makes every record so far durable.
     func sync() throws
     /// How many digests are recorded.

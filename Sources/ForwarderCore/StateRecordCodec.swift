@@ -6,15 +6,18 @@ public enum StateLine: Hashable, Sendable {
     case attempts(DeliveryAttempts)
     /// An operator released the binary's attempts; it is tried at the next pass.
     case released(fileName: String)
+    /// The circuit breaker's count of failed uploads in a row (at most its threshold).
+    case consecutiveFailures(Int)
 }
 
 extension StateLine {
-    /// The binary's name the line is about.
-    public var fileName: String {
+    /// The binary's name the line is about, if it is about one.
+    public var fileName: String? {
         switch self {
         case .accepted(let record): return record.fileName
         case .attempts(let attempts): return attempts.fileName
         case .released(let fileName): return fileName
+        case .consecutiveFailures: return nil
         }
     }
 }
@@ -25,15 +28,21 @@ extension StateLine {
 /// - attempts: `A  digest  failures  rejections  quarantined  lastAttemptNs  nextAttemptNs  byteCount
 ///   mtimeNs  volume:file|-  lastError  fileName`
 /// - released: `R  fileName`
+/// - circuit breaker: `B  failures in a row`
 ///
 /// A hand-parsed line format rather than JSON because a million records must load in well under
 /// two seconds, and because a torn last line is easy to recognise (no newline, or a bad field).
-/// Version 3 added the attempts and released lines; a version-2 file is read as it is.
+/// Version 3 added the attempts and released lines, version 4 the circuit breaker's line;
+/// files of versions 2 and 3 are read as they are.
 public enum StateRecordCodec {
     /// The first line of a snapshot and of a journal.
-    public static let header = "BLASTWARE-FORWARDER-STATE 3"
-    /// Headers of files this version reads: its own and version 2, which has accepted lines only.
-    public static let readableHeaders: Set<String> = [header, "BLASTWARE-FORWARDER-STATE 2"]
+    public static let header = "BLASTWARE-FORWARDER-STATE 4"
+    /// Headers of files this version reads: its own, version 3 (no breaker line) and version 2
+    /// (accepted lines only).
+    public static let readableHeaders: Set<String> = [header, "BLASTWARE-FORWARDER-STATE 3",
+                                                      "BLASTWARE-FORWARDER-STATE 2"]
+    /// The versions `readableHeaders` names, for messages.
+    public static let readableVersions = "2, 3 and 4"
 
     /// Encodes any state line, newline included.
     public static func encode(_ line: StateLine) -> String {
@@ -41,6 +50,7 @@ public enum StateRecordCodec {
         case .accepted(let record): return encode(record)
         case .attempts(let attempts): return encode(attempts)
         case .released(let fileName): return "R\t\(fileName)\n"
+        case .consecutiveFailures(let count): return "B\t\(count)\n"
         }
     }
 
@@ -64,6 +74,11 @@ public enum StateRecordCodec {
         case UInt8(ascii: "A"): return decodeAttempts(UnsafeBufferPointer(rebasing: line[2...])).map(StateLine.attempts)
         case UInt8(ascii: "R"):
             return fileName(UnsafeBufferPointer(rebasing: line[2...])).map { StateLine.released(fileName: $0) }
+        case UInt8(ascii: "B"):
+            guard let count = integer(UnsafeBufferPointer(rebasing: line[2...])), count >= 0, count <= Int32.max else {
+                return nil
+            }
+            return .consecutiveFailures(Int(count))
         default: return nil
         }
     }

@@ -25,3 +25,47 @@ extension EventForwarder {
         }
     }
 }
+
+extension EventForwarder {
+    /// An upload that came back, with what adaptive concurrency needs to learn from it.
+    struct FinishedUpload {
+        var candidate: UploadCandidate
+        var prepared: PreparedUpload
+        var outcome: UploadOutcome
+        var roundTrip: Duration
+        var ticket: ConcurrencyLimit.Ticket
+    }
+
+    /// Uploads in flight allowed now; `uploadConcurrency` when adaptive concurrency is off.
+    public var currentConcurrencyLimit: Int { concurrencyLimit.current }
+
+    /// Lets the limit learn from a finished upload, and logs when it changes (not per upload).
+    func adaptConcurrency(to finished: FinishedUpload) {
+        let signal = ConcurrencyLimit.Signal(finished.outcome, roundTrip: finished.roundTrip)
+        guard let change = concurrencyLimit.uploadFinished(finished.ticket, signal: signal) else { return }
+        var metadata: Logger.Metadata = ["concurrency.limit": "\(change.limit)",
+                                         "concurrency.maximum": "\(uploadConcurrency)"]
+        if let mean = concurrencyLimit.meanRoundTrip {
+            metadata["concurrency.mean_round_trip_ms"] = "\(mean.wholeNanoseconds / 1_000_000)"
+        }
+        if case .raised = change {
+            logger.info("\(change)", metadata: metadata)
+        } else {
+            logger.warning("\(change)", metadata: metadata)
+        }
+    }
+}
+
+extension EventForwarder {
+    /// Keeps the circuit breaker's count in the state, so that a restart against a dead server
+    /// sends one probe rather than a whole window of uploads.
+    ///
+    /// The count is stored up to the threshold only: once the circuit is open, each failed
+    /// probe would write the same verdict again, and an accepted upload with the count already
+    /// at zero writes nothing.
+    func recordCircuitBreaker() throws {
+        let count = min(consecutiveFailures, retryPolicy.circuitBreakerFailures)
+        guard count != store.consecutiveFailures else { return }
+        try store.recordConsecutiveFailures(count)
+    }
+}

@@ -21,22 +21,33 @@ public actor EventForwarder {
     private var stopRequested = false
     /// Records between two syncs inside one long pass; the pass also syncs at its end.
     private let recordsPerSync: Int
-    /// Uploads in flight at once, started oldest first, recorded as they complete.
+    /// The most uploads in flight at once, started oldest first, recorded as they complete.
     public let uploadConcurrency: Int
     public let retryPolicy: RetryPolicy
     /// Draws the backoff jitter; seeded, so one seed gives one schedule of retries.
     private var jitter: SplitMix64
     /// Uploads in a row, across passes, that failed; at the breaker's threshold the circuit is open.
-    private var consecutiveFailures = 0
+    var consecutiveFailures = 0
     /// No upload starts before this time: the server answered 429 or 503 with a `Retry-After`.
     var uploadsPausedUntil: FileTime?
+    /// Uploads in flight allowed now: learnt from the server's answers when adaptive, else
+    /// `uploadConcurrency`. Not persisted: a restart starts again at one.
+    var concurrencyLimit: ConcurrencyLimit
+    /// Fed with each upload's outcome and each pass's report; nil when nothing serves metrics.
+    public let metrics: ForwarderMetrics?
 
-    /// - Parameter retrySeed: seeds the backoff jitter (production passes a random seed and logs it).
+    /// - Parameters:
+    ///   - uploadConcurrency: the most uploads in flight at once.
+    ///   - adaptiveConcurrency: start at one upload in flight and learn the limit from the
+    ///     server's answers, up to `uploadConcurrency`; with `false`, always `uploadConcurrency`.
+    ///   - retrySeed: seeds the backoff jitter (production passes a random seed and logs it).
     public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
                 clock: any ForwarderClock, policy: ScanPolicy, serialHint: String? = nil, dryRun: Bool = false,
-                uploadConcurrency: Int = 1, retryPolicy: RetryPolicy = RetryPolicy(), retrySeed: UInt64 = 0,
-                recordsPerSync: Int = 500, logger: Logger) {
+                uploadConcurrency: Int = 1, adaptiveConcurrency: Bool = false, retryPolicy: RetryPolicy = RetryPolicy(),
+                retrySeed: UInt64 = 0, recordsPerSync: Int = 500, metrics: ForwarderMetrics? = nil, logger: Logger) {
+        self.metrics = metrics
         self.uploadConcurrency = max(1, uploadConcurrency)
+        self.concurrencyLimit = ConcurrencyLimit(maximum: uploadConcurrency, isAdaptive: adaptiveConcurrency)
         self.retryPolicy = retryPolicy
         self.jitter = SplitMix64(seed: retrySeed)
         self.folder = folder
@@ -49,6 +60,7 @@ public actor EventForwarder {
         self.recordsPerSync = recordsPerSync
         self.logger = logger
         self.cache = DigestCache(records: store.allRecords())
+        self.consecutiveFailures = store.consecutiveFailures
     }
 
     /// Asks a running pass to stop before its next upload; the upload in flight completes.
@@ -79,7 +91,8 @@ public actor EventForwarder {
 
         let uploader = self.uploader
         let planned = report
-        report = try await withThrowingTaskGroup(of: (UploadCandidate, PreparedUpload, UploadOutcome).self) { group in
+        let clock = self.clock
+        report = try await withThrowingTaskGroup(of: FinishedUpload.self) { group in
             var report = planned
             var inFlight = 0
             var recordsSinceSync = 0
@@ -88,9 +101,11 @@ public actor EventForwarder {
             var probing = circuitIsOpen
             /// Waits for one upload to finish and records it: state follows completion order.
             func finishOne() async throws {
-                guard let (candidate, prepared, outcome) = try await group.next() else { return }
+                guard let finished = try await group.next() else { return }
+                let (candidate, prepared, outcome) = (finished.candidate, finished.prepared, finished.outcome)
                 inFlight -= 1
                 inFlightDigests.remove(prepared.digest)
+                adaptConcurrency(to: finished)
                 if case .failed(let problem) = outcome {
                     consecutiveFailures += 1
                     pauseIfAsked(by: problem)
@@ -98,7 +113,8 @@ public actor EventForwarder {
                     consecutiveFailures = 0
                     probing = false
                 }
-                try handle(outcome, for: candidate, prepared: prepared, report: &report)
+                try recordCircuitBreaker()
+                try handle(outcome, for: candidate, prepared: prepared, duration: finished.roundTrip, report: &report)
                 recordsSinceSync += 1
                 if recordsSinceSync >= recordsPerSync {
                     try store.sync()
@@ -115,7 +131,7 @@ public actor EventForwarder {
                     break
                 }
                 // Finish first, then prepare: the state check then sees every earlier acceptance.
-                while inFlight >= (probing ? 1 : uploadConcurrency) { try await finishOne() }
+                while inFlight >= (probing ? 1 : concurrencyLimit.current) { try await finishOne() }
                 if pausedUntil(now: clock.now()) != nil {
                     report.skip(.serverAskedToWait, count: plan.candidates.count - index)
                     break
@@ -139,15 +155,25 @@ public actor EventForwarder {
                 report.uploadsAttempted += 1
                 inFlight += 1
                 inFlightDigests.insert(prepared.digest)
-                group.addTask { (candidate, prepared, await uploader.upload(prepared.request)) }
+                let ticket = concurrencyLimit.uploadStarted(inFlight: inFlight)
+                group.addTask {
+                    let (outcome, roundTrip) = await clock.measure { await uploader.upload(prepared.request) }
+                    return FinishedUpload(candidate: candidate, prepared: prepared, outcome: outcome,
+                                          roundTrip: roundTrip, ticket: ticket)
+                }
             }
             while inFlight > 0 { try await finishOne() }
             report.serverAskedToWaitUntil = pausedUntil(now: clock.now())
+            report.concurrencyLimit = concurrencyLimit.current
             return report
         }
         try store.sync()
         cache.retainOnly(names: Set(entries.lazy.filter { $0.kind == .regularFile }.map(\.name)))
         report.finishedAt = clock.now()
+        if let metrics {
+            metrics.recordPass(report, circuitOpen: circuitIsOpen, stateRecords: store.count,
+                               quarantinedEvents: store.allAttempts().lazy.filter(\.quarantined).count)
+        }
         return report
     }
 
@@ -263,7 +289,7 @@ public actor EventForwarder {
         try store.record(updated)
     }
 
-    private struct PreparedUpload {
+    struct PreparedUpload {
         var digest: EventDigest
         var reason: UploadReason
         var request: ImportRequest
@@ -324,7 +350,7 @@ public actor EventForwarder {
     /// Counts and logs an outcome: an acceptance is recorded, anything else backs the event off
     /// (or quarantines it) in the state, so a restart keeps its wait.
     private func handle(_ outcome: UploadOutcome, for candidate: UploadCandidate, prepared: PreparedUpload,
-                        report: inout PassReport) throws {
+                        duration: Duration, report: inout PassReport) throws {
         var details = metadata(candidate, digest: prepared.digest)
         let problem: UploadProblem
         let rejected: Bool
@@ -334,10 +360,13 @@ public actor EventForwarder {
             try store.record(ForwardRecord(digest: prepared.digest, fileName: candidate.binary.name,
                                            byteCount: candidate.binary.byteCount, hadReport: hadReport,
                                            forwardedAt: clock.now(), fingerprint: candidate.binary.fingerprint))
+            let byteCount = Int64(prepared.request.binary.contents.count + (prepared.request.report?.contents.count ?? 0))
             report.forwarded += 1
-            report.uploadedBytes += Int64(prepared.request.binary.contents.count + (prepared.request.report?.contents.count ?? 0))
+            report.uploadedBytes += byteCount
             if hadReport { report.forwardedWithReport += 1 }
             if prepared.reason == .lateReport { report.lateReportsResent += 1 }
+            metrics?.recordAccepted(withReport: hadReport, lateReport: prepared.reason == .lateReport, byteCount: byteCount,
+                                    duration: duration, at: clock.now())
             details["server.inserted"] = "\(row.inserted ?? 0)"
             details["server.skipped"] = "\(row.skipped ?? 0)"
             logger.info(prepared.reason == .lateReport ? "re-sent with late report" : "forwarded", metadata: details)
@@ -349,6 +378,7 @@ public actor EventForwarder {
             report.failed += 1
             (problem, rejected) = (failure, false)
         }
+        metrics?.recordFailure(refused: rejected, duration: duration)
         let now = clock.now()
         let attempts = RetryPlanner.afterFailure(store.attempts(forName: candidate.binary.name),
                                                  fileName: candidate.binary.name, digest: prepared.digest,

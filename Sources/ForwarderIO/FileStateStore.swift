@@ -16,6 +16,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     private let lock = NSLock()
     private var records: [EventDigest: ForwardRecord] = [:]
     private var attemptsByName: [String: DeliveryAttempts] = [:]
+    private var consecutiveFailureCount = 0
     private var journal: AppendOnlyFile?
     private var journalRecordCount = 0
     private var hasUnsyncedRecords = false
@@ -131,15 +132,21 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         try append([.released(fileName: fileName)])
     }
 
+    public var consecutiveFailures: Int { lock.withLock { consecutiveFailureCount } }
+
+    public func recordConsecutiveFailures(_ count: Int) throws {
+        try append([.consecutiveFailures(count)])
+    }
+
     /// Appends lines to the journal with one write and applies them in memory.
     private func append(_ lines: [StateLine]) throws {
         guard !readOnly else {
             throw StateFileError(path: path, kind: .unwritable, detail: "opened read-only")
         }
         guard !lines.isEmpty else { return }
-        if let line = lines.first(where: { !StateRecordCodec.isStorableFileName($0.fileName) }) {
+        if let name = lines.lazy.compactMap(\.fileName).first(where: { !StateRecordCodec.isStorableFileName($0) }) {
             throw StateFileError(path: path, kind: .unwritable,
-                                 detail: "the file name \(line.fileName.debugDescription) cannot be stored in a state line")
+                                 detail: "the file name \(name.debugDescription) cannot be stored in a state line")
         }
         var text = ""
         for line in lines { text += StateRecordCodec.encode(line) }
@@ -164,6 +171,8 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             attemptsByName[attempts.fileName] = attempts
         case .released(let fileName):
             attemptsByName[fileName] = nil
+        case .consecutiveFailures(let count):
+            consecutiveFailureCount = count
         }
     }
 
@@ -194,6 +203,9 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         }
         for attempts in attemptsByName.values {
             text += StateRecordCodec.encode(attempts)
+        }
+        if consecutiveFailureCount > 0 {
+            text += StateRecordCodec.encode(.consecutiveFailures(consecutiveFailureCount))
         }
         try AtomicFileWriter.write(Data(text.utf8), to: path)
         guard let journal else { return }
@@ -261,7 +273,8 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
                    version.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }) {
                     throw StateFileError(path: path, kind: .unsupportedVersion(version),
                                          detail: "it is version \(version) of the state format, written by another "
-                                             + "release of the forwarder; this release reads versions 2 and 3")
+                                             + "release of the forwarder; this release reads versions "
+                                             + StateRecordCodec.readableVersions)
                 }
                 throw StateFileError(path: path, kind: .unknownFormat,
                                      detail: "its first line is \(firstLine.debugDescription), not \"\(StateRecordCodec.header)\"")

@@ -1,6 +1,7 @@
 import ForwarderCore
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// The forwarder as its command line uses it: settings in, real folder, server and state out.
 ///
@@ -31,13 +32,50 @@ public struct ForwarderService: Sendable {
         }
     }
 
-    /// Passes every interval until `stop` is set; the pass in progress finishes its current upload.
-    public func run(dryRun: Bool, stop: StopSignal) async throws {
-        try await withForwarder(dryRun: dryRun) { forwarder in
-            try await Self.runLoop(forwarder: forwarder, clock: SystemClock(), interval: settings.passInterval,
-                                   stop: stop, logger: logger,
-                                   beforePass: { try applyReleaseRequests(to: forwarder.store) },
-                                   afterPass: { report in try saveLastPass(report) })
+    /// Passes every interval until `stop` is set or a shutdown signal arrives, with the metrics
+    /// server beside them when `metricsAddress` is set; the pass in progress finishes the uploads
+    /// in flight and syncs the state, then the server stops.
+    ///
+    /// Both run in one swift-service-lifecycle `ServiceGroup`: a server that cannot bind its
+    /// address ends the run (`MetricsServerError`) before the first pass.
+    /// - Parameters:
+    ///   - stopsOnTerminationSignals: SIGINT and SIGTERM stop the run gracefully (the executable).
+    ///   - onMetricsListening: called with the address actually bound (its port differs when 0 was asked for).
+    public func run(dryRun: Bool, stop: StopSignal = StopSignal(), stopsOnTerminationSignals: Bool = false,
+                    onMetricsListening: @escaping @Sendable (MetricsAddress) -> Void = { _ in }) async throws {
+        let clock = SystemClock()
+        let metrics = settings.metricsAddress.map { _ in ForwarderMetrics(startedAt: clock.now()) }
+        try await withForwarder(dryRun: dryRun, metrics: metrics) { forwarder in
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            var serverListening: AsyncStream<Int>?
+            if let address = settings.metricsAddress, let metrics {
+                metrics.recordState(records: forwarder.store.count,
+                                    quarantined: forwarder.store.allAttempts().lazy.filter(\.quarantined).count)
+                let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+                serverListening = ports
+                let server = MetricsServer(address: address, metrics: metrics, passInterval: settings.passInterval,
+                                           clock: clock, logger: logger,
+                                           onListening: { port in
+                                               onMetricsListening(MetricsAddress(host: address.host, port: port))
+                                               portContinuation.yield(port)
+                                           },
+                                           onStopped: { portContinuation.finish() })
+                services.append(.init(service: server, serviceName: "metrics server"))
+            }
+            let loop = PassLoopService(stop: stop, serverListening: serverListening, logger: logger) {
+                try await Self.runLoop(forwarder: forwarder, clock: clock, interval: settings.passInterval,
+                                       stop: stop, logger: logger,
+                                       beforePass: { try applyReleaseRequests(to: forwarder.store) },
+                                       afterPass: { report in try saveLastPass(report) })
+            }
+            // Listed after the server: a graceful shutdown stops services in reverse order, so the
+            // loop finishes its uploads and syncs before the server stops answering.
+            services.append(.init(service: loop, successTerminationBehavior: .gracefullyShutdownGroup,
+                                  serviceName: "pass loop"))
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: services, gracefulShutdownSignals: stopsOnTerminationSignals ? [.sigterm, .sigint] : [],
+                logger: logger.quietened()))
+            try await group.run()
         }
     }
 
@@ -68,6 +106,7 @@ public struct ForwarderService: Sendable {
                 logger.info("pass finished", metadata: ["pass.summary": "\(report.summary)"])
                 try afterPass(report)
             } catch let error as StateFileError {
+                forwarder.metrics?.recordStateWriteFailure()
                 throw error
             } catch {
                 logger.error("pass failed; next pass in \(interval)", metadata: ["error": "\(error)"])
@@ -161,7 +200,7 @@ public struct ForwarderService: Sendable {
         try AtomicFileWriter.write(try encoder.encode(report), to: lastPassPath)
     }
 
-    private func withForwarder<Result: Sendable>(dryRun: Bool,
+    private func withForwarder<Result: Sendable>(dryRun: Bool, metrics: ForwarderMetrics? = nil,
                                                  _ body: (EventForwarder) async throws -> Result) async throws -> Result {
         guard let serverURL = settings.serverURL else {
             throw ServiceError.noServerURL
@@ -188,7 +227,8 @@ public struct ForwarderService: Sendable {
                                        store: store, clock: SystemClock(), policy: settings.policy,
                                        serialHint: settings.serialHint, dryRun: dryRun,
                                        uploadConcurrency: settings.uploadConcurrency,
-                                       retryPolicy: settings.retryPolicy, retrySeed: retrySeed, logger: logger)
+                                       adaptiveConcurrency: settings.adaptiveConcurrency, retryPolicy: settings.retryPolicy,
+                                       retrySeed: retrySeed, metrics: metrics, logger: logger)
         do {
             let result = try await body(forwarder)
             await uploader.shutdown()

@@ -166,4 +166,11 @@ public struct SystemClock: ForwarderClock {
     public func sleep(for duration: Duration) async throws {
         try await Task.sleep(for: duration)
     }
+
+    public func measure<Result>(_ operation: () async -> Result) async -> (result: Result, elapsed: Duration) {
+        let monotonic = ContinuousClock()
+        let start = monotonic.now
+        let result = await operation()
+        return (result, start.duration(to: monotonic.now))
+    }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import ForwarderCore
 import ForwarderIO
 import Foundation
@@ -66,6 +65,8 @@ struct SettingsOptions: ParsableArguments {
     var logFormat: String?
     @Option(help: "Uploads in flight at once (SFM_UPLOAD_CONCURRENCY, default 4).")
     var uploadConcurrency: String?
+    @Option(help: "Learn the uploads in flight from the server's answers, up to --upload-concurrency: true or false (SFM_ADAPTIVE_CONCURRENCY, default true).")
+    var adaptiveConcurrency: String?
     @Option(help: "Backoff ceiling after a first failed upload, doubling per failure (SFM_RETRY_BASE_SECONDS, default 30).")
     var retryBaseSeconds: String?
     @Option(help: "Largest backoff ceiling (SFM_RETRY_MAX_SECONDS, default 3600).")
@@ -76,6 +77,8 @@ struct SettingsOptions: ParsableArguments {
     var circuitBreakerFailures: String?
     @Option(help: "PEM certificate authorities to trust for an https server (SFM_CA_FILE); SFM_API_TOKEN has no flag.")
     var caFile: String?
+    @Option(help: "HOST:PORT where `run` serves /metrics and /health, e.g. 127.0.0.1:9464 (SFM_METRICS_ADDRESS, default off).")
+    var metricsAddress: String?
 
     var flagValues: [(key: SettingsResolver.Key, flag: String, value: String)] {
         let pairs: [(SettingsResolver.Key, String, String?)] = [
@@ -89,11 +92,13 @@ struct SettingsOptions: ParsableArguments {
             (.passIntervalSeconds, "--interval-seconds", intervalSeconds),
             (.serialHint, "--serial-hint", serialHint), (.logFormat, "--log-format", logFormat),
             (.uploadConcurrency, "--upload-concurrency", uploadConcurrency),
+            (.adaptiveConcurrency, "--adaptive-concurrency", adaptiveConcurrency),
             (.retryBaseSeconds, "--retry-base-seconds", retryBaseSeconds),
             (.retryMaximumSeconds, "--retry-max-seconds", retryMaxSeconds),
             (.quarantineAfterRejections, "--quarantine-after-rejections", quarantineAfterRejections),
             (.circuitBreakerFailures, "--circuit-breaker-failures", circuitBreakerFailures),
             (.certificateAuthorityFile, "--ca-file", caFile),
+            (.metricsAddress, "--metrics-address", metricsAddress),
         ]
         return pairs.compactMap { key, flag, value in value.map { (key, flag, $0) } }
     }
@@ -140,6 +145,7 @@ func exitingOnFatalErrors<T>(_ body: () async throws -> T) async throws -> T {
     } catch {
         FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
         let isFatal = error is StateFileError || error is ServiceError || error is UploaderSetupError
+            || error is MetricsServerError
         throw ExitCode(isFatal ? 2 : 1)
     }
 }
@@ -153,11 +159,9 @@ extension EventForwarderCommand {
 
         func run() async throws {
             guard let (settings, logger) = try options.resolveForForwarding() else { return }
-            let stop = StopSignal()
-            let signalSources = installStopHandlers(stop: stop, logger: logger)
-            defer { signalSources.forEach { $0.cancel() } }
             try await exitingOnFatalErrors {
-                try await ForwarderService(settings: settings, logger: logger).run(dryRun: dryRun, stop: stop)
+                try await ForwarderService(settings: settings, logger: logger)
+                    .run(dryRun: dryRun, stopsOnTerminationSignals: true)
             }
         }
     }
@@ -275,22 +279,4 @@ extension EventForwarderCommand {
             if !result.outcome.notWaiting.isEmpty { throw ExitCode(1) }
         }
     }
-}
-
-/// Turns SIGINT and SIGTERM into a stop request: the current upload finishes, the state syncs.
-func installStopHandlers(stop: StopSignal, logger: Logger) -> [any DispatchSourceSignal] {
-    #if os(Windows)
-    return []
-    #else
-    return [SIGINT, SIGTERM].map { signalNumber in
-        signal(signalNumber, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-        source.setEventHandler {
-            logger.notice("stop requested; finishing the current upload")
-            stop.request()
-        }
-        source.resume()
-        return source
-    }
-    #endif
 }

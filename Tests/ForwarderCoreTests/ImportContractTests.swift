@@ -144,7 +144,8 @@ struct SettingsTests {
     @Test("Config: a bad value names the key, the value, its source and what is allowed",
           arguments: [("SFM_MAX_FORWARDS_PER_PASS", "-1"), ("MAX_EVENT_AGE_DAYS", "0"), ("MAX_EVENT_AGE_DAYS", "ten"),
                       ("SFM_QUIESCENCE_SECONDS", "-5"), ("SFM_FORWARD_INTERVAL_SECONDS", "0"), ("SFM_FORWARD_ENABLED", "maybe"),
-                      ("SFM_URL", "ftp://x"), ("SFM_URL", "sfm:8200"), ("SFM_HTTP_TIMEOUT_SECONDS", "nan"), ("SFM_LOG_FORMAT", "xml")])
+                      ("SFM_URL", "ftp://x"), ("SFM_URL", "sfm:8200"), ("SFM_HTTP_TIMEOUT_SECONDS", "nan"), ("SFM_LOG_FORMAT", "xml"),
+                      ("SFM_ADAPTIVE_CONCURRENCY", "sometimes")])
     func badValues(key: String, value: String) {
         #expect {
             try SettingsResolver.resolve([SettingsLayer(source: "config.ini", values: [key: value])])

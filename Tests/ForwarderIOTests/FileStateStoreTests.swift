@@ -55,11 +55,62 @@ struct FileStateStoreTests {
         try reopened.sync()
         try reopened.close()
         let snapshot = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(snapshot.hasPrefix("BLASTWARE-FORWARDER-STATE 3\n"))
+        #expect(snapshot.hasPrefix("BLASTWARE-FORWARDER-STATE 4\n"))
         let compacted = try FileStateStore(path: path, readOnly: true)
         #expect(compacted.loadSummary.journalRecords == 0, "compaction emptied the journal")
         #expect(Set(compacted.allAttempts().map(\.fileName)) == [eventName(2), eventName(3), eventName(5)])
         #expect(compacted.count == 1)
+    }
+
+    @Test("State: the circuit breaker's count survives reopening and compaction; the last line wins")
+    func circuitBreakerPersists() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("state")
+        do {
+            let store = try FileStateStore(path: path, compactionMinimum: 1_000)
+            #expect(store.consecutiveFailures == 0)
+            for count in 1...5 { try store.recordConsecutiveFailures(count) }
+            try store.record(record(1))
+            try store.sync()
+        }
+        let journal = try String(contentsOfFile: path + ".journal", encoding: .utf8)
+        #expect(journal.hasPrefix("BLASTWARE-FORWARDER-STATE 4\n"))
+        #expect(journal.contains("\nB\t5\n"))
+        let reopened = try FileStateStore(path: path, compactionMinimum: 1)
+        #expect(reopened.consecutiveFailures == 5)
+        try reopened.sync()
+        try reopened.close()
+        let snapshot = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(snapshot.contains("\nB\t5\n"), "compaction keeps the count")
+        let compacted = try FileStateStore(path: path)
+        #expect(compacted.consecutiveFailures == 5)
+        #expect(compacted.count == 1)
+        try compacted.recordConsecutiveFailures(0)
+        try compacted.close()
+        #expect(try FileStateStore(path: path, readOnly: true).consecutiveFailures == 0)
+    }
+
+    @Test("State: a version-3 file (no breaker line) loads as it is, with the breaker closed")
+    func versionThree() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("state")
+        let versionThree = "BLASTWARE-FORWARDER-STATE 3\n" + StateRecordCodec.encode(record(1))
+            + StateRecordCodec.encode(attempts(2))
+        try versionThree.write(toFile: path, atomically: true, encoding: .utf8)
+        let store = try FileStateStore(path: path)
+        #expect(store.record(for: record(1).digest) == record(1))
+        #expect(store.attempts(forName: eventName(2)) == attempts(2))
+        #expect(store.consecutiveFailures == 0)
+    }
+
+    @Test("State: a breaker line that is not a count is damage", arguments: ["B\t-1", "B\t", "B\tfive", "B\t99999999999"])
+    func damagedBreakerLine(line: String) throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("state")
+        try ("BLASTWARE-FORWARDER-STATE 4\n" + line + "\n" + StateRecordCodec.encode(record(1)))
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let error = try #require(throws: StateFileError.self) { try FileStateStore(path: path) }
+        #expect(error.kind == .corruptLine(2))
     }
 
     @Test("State: a version-2 file loads as it is; a newer version is refused by name")
@@ -75,6 +126,7 @@ struct FileStateStoreTests {
         let error = try #require(throws: StateFileError.self) { try FileStateStore(path: path) }
         #expect(error.kind == .unsupportedVersion("9"))
         #expect(error.description.contains("version 9"))
+        #expect(error.description.contains("reads versions 2, 3 and 4"))
         #expect(try String(contentsOfFile: path, encoding: .utf8) == newer, "a refused state is left as it was")
     }
 

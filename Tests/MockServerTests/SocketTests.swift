@@ -187,21 +187,25 @@ struct SocketTests {
 
     @Test("Socket faults: no answer holds the connection until the client gives up")
     func noAnswer() async throws {
-        let plan = FaultPlan(rules: [FaultRule(name: "hang", fault: .noAnswer(maximum: .seconds(60)))])
+        // Bounds come from the hang and the client's timeouts, not from how fast this machine is:
+        // whatever ends a wait must end it before the hang would have.
+        let hang = Duration.seconds(120)
+        let plan = FaultPlan(rules: [FaultRule(name: "hang", fault: .noAnswer(maximum: hang))])
         try await withMockServer(mock: MockSFM(faultPlan: plan)) { server in
             let clock = ContinuousClock()
             let start = clock.now
             await #expect(throws: HTTPClientError.deadlineExceeded) {
                 _ = try await TestClient.upload(server, forwarderRequest(), timeout: .milliseconds(300))
             }
-            #expect(clock.now - start < .seconds(5))
+            #expect(clock.now - start < hang / 2, "the client's deadline ended the wait, not the hang")
 
             let form = MultipartFormBody(request: forwarderRequest(seed: 2))
+            let clientTimeout = hang / 2
             let result = try await RawConnection.post(port: server.port, contentType: form.contentType, body: form.bytes,
-                                            halfCloseAfterSending: true, timeout: .seconds(5))
+                                                      halfCloseAfterSending: true, timeout: clientTimeout)
             #expect(result.received.isEmpty)
             #expect(result.readError == nil, "the server closes when the client closes its side")
-            #expect(result.elapsed < .seconds(3))
+            #expect(result.elapsed < clientTimeout, "the server's close ended the wait, not the client's timeout")
             #expect(server.mock.stats().faultsByKind["noAnswer"] == 2)
             #expect(server.mock.eventCount == 0)
         }
@@ -209,20 +213,25 @@ struct SocketTests {
 
     @Test("Socket faults: a hung request does not hold up shutdown")
     func shutdownWhileHung() async throws {
-        let plan = FaultPlan(rules: [FaultRule(name: "hang", fault: .noAnswer(maximum: .seconds(120)))])
+        // Shutdown must not wait for the hang: it has to end well before the hang would have, and the
+        // client must see the connection closed rather than reach its own (longer) timeout.
+        let hang = Duration.seconds(120)
+        let plan = FaultPlan(rules: [FaultRule(name: "hang", fault: .noAnswer(maximum: hang))])
         let server = try await MockSFMServer.start(mock: MockSFM(faultPlan: plan))
         let form = MultipartFormBody(request: forwarderRequest())
         let port = server.port
+        let clientTimeout = hang * 2
         let client = Task {
-            try await RawConnection.post(port: port, contentType: form.contentType, body: form.bytes, timeout: .seconds(10))
+            try await RawConnection.post(port: port, contentType: form.contentType, body: form.bytes, timeout: clientTimeout)
         }
         while server.mock.stats().requests == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let clock = ContinuousClock()
         let start = clock.now
         try await server.shutdown()
-        #expect(clock.now - start < .seconds(5))
+        #expect(clock.now - start < hang / 2)
         let result = try await client.value
         #expect(result.received.isEmpty)
+        #expect(result.elapsed < hang, "closed by the shutdown, not at the hang's end or the client's timeout")
     }
 
     @Test("Socket faults: HTTP statuses, delays and slow bodies as a client sees them")

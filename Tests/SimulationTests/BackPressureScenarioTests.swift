@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// The forwarder listening to the server, in the simulated world: the fleet-wide pause a
-/// `Retry-After` asks for.
+/// `Retry-After` asks for, and the circuit breaker kept across restarts.
 ///
 /// Besides each test's assertions, the checkers verify after every pass that no upload starts
 /// before a `Retry-After` the mock sent on a 429 or 503 has run out.
@@ -25,6 +25,24 @@ struct BackPressureScenarioTests {
         #expect(!paused.isEmpty)
         #expect(paused.allSatisfy { $0.serverAskedToWaitUntil == throttled.time + .seconds(600) })
         #expect(result.mockStats.inserted == 40)
+    }
+
+    @Test("Circuit breaker: a restart against a dead server costs one probe, not a window")
+    func restartCostsOneProbe() async throws {
+        let plan = faults(FaultRule(name: "down", fault: .connectionReset,
+                                    window: TimeWindow(startSeconds: 3_600, durationSeconds: 7_200)))
+        let restarts = Set(70...110)
+        let result = try await simulate(SimulationScenario(seed: 33, eventCount: 300, profile: .preset(named: "stuck")!,
+                                                           faultPlan: plan, restartAfterPasses: restarts,
+                                                           uploadConcurrency: 4))
+        let start = result.passes[0].startedAt
+        let afterRestarts = restarts.map { result.passes[$0] }
+        #expect(afterRestarts.allSatisfy { $0.startedAt - start > .seconds(3_600) && $0.startedAt - start < .seconds(10_800) },
+                "every restart is inside the outage")
+        #expect(afterRestarts.allSatisfy { $0.uploadsAttempted <= 1 }, "a restarted forwarder probes with one upload")
+        #expect(afterRestarts.filter { $0.uploadsAttempted == 1 }.count >= 5, "and does probe")
+        #expect(afterRestarts.allSatisfy { $0.failed == $0.uploadsAttempted })
+        #expect(result.mockStats.skipped == 0)
     }
 
     @Test("Checkers: an upload before the server's Retry-After ran out is flagged, beyond those in flight; a restart forgets the pause")

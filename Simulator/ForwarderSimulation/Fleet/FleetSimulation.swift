@@ -128,7 +128,8 @@ public struct FleetSimulation: Sendable {
         let store = SimStateStore()
         let forwarder = EventForwarder(
             folder: folder, uploader: uploader, store: store, clock: clock, policy: options.policy,
-            uploadConcurrency: options.uploadConcurrency, retryPolicy: options.retryPolicy, retrySeed: pc.seed,
+            uploadConcurrency: options.uploadConcurrency, adaptiveConcurrency: true, retryPolicy: options.retryPolicy,
+            retrySeed: pc.seed,
             logger: Logger(label: "fleet", factory: { _ in SwiftLogNoOpLogHandler() }))
         var passCount = 0
         var finished = false

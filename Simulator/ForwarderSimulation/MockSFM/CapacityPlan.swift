@@ -112,6 +112,14 @@ public struct CapacityPlan: Hashable, Sendable, Codable {
         return .nanoseconds(Int64(nanoseconds.rounded()))
     }
 
+    /// The most requests per second the plan serves when every request has `byteCount` bytes:
+    /// every slot busy back to back. Infinite with a zero service time. Fleet checkers compare
+    /// a fleet's drain time and request rate with this.
+    public func requestsPerSecond(byteCount: Int) -> Double {
+        let serviceSeconds = serviceTime(byteCount: byteCount).secondsValue
+        return serviceSeconds > 0 ? Double(maximumInProgress) / serviceSeconds : .infinity
+    }
+
     /// The `Retry-After` value for a refusal at `time`, or nil when the plan gives none.
     ///
     /// The date form names the first whole second at or after `time + retryAfterSeconds`, so a

@@ -41,8 +41,8 @@ public struct JournalEntry: Hashable, Sendable, Codable {
     public var firedRules: [FiredRule]
     public var delayMilliseconds: Double
     public var detail: String?
-    /// With a capacity plan: how long the request waited for a slot (absent without one, and
-    /// for requests refused over capacity).
+    /// With a capacity plan: how long the request waited for a slot, from `receivedAt` to the
+    /// start of its service (absent without a plan, and for requests refused over capacity).
     public var queueMilliseconds: Double?
     /// With a capacity plan: how long its slot was busy with it.
     public var serviceMilliseconds: Double?

@@ -242,7 +242,7 @@ extension MockSFM {
                 files: [], outcome: .imported, httpStatus: nil, rows: [], stored: false,
                 fault: decision.terminal.map { FiredRule(rule: $0.rule, kind: $0.fault.kindName, afterStore: $0.afterStore) },
                 firedRules: decision.firedRules, delayMilliseconds: decision.delay.secondsValue * 1000, detail: nil,
-                queueMilliseconds: slot.map { Double($0.queueTime.wholeNanoseconds) / 1e6 },
+                queueMilliseconds: slot.map { Double(max(.zero, $0.startAt - request.receivedAt).wholeNanoseconds) / 1e6 },
                 serviceMilliseconds: slot.map { Double($0.serviceTime.wholeNanoseconds) / 1e6 })
 
             var storedFiles: [ReceivedFile] = []

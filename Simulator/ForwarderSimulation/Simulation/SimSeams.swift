@@ -31,6 +31,7 @@ public final class SimStateStore: ForwardStateStore {
     private struct State {
         var durable: [EventDigest: ForwardRecord] = [:]
         var durableAttempts: [String: DeliveryAttempts] = [:]
+        var durableConsecutiveFailures = 0
         var unsynced: [StateLine] = []
         var lostToCrashes = 0
         var syncsSuppressed = false
@@ -57,6 +58,8 @@ public final class SimStateStore: ForwardStateStore {
                 durableAttempts[attempts.fileName] = attempts
             case .released(let fileName):
                 durableAttempts[fileName] = nil
+            case .consecutiveFailures(let count):
+                durableConsecutiveFailures = count
             }
         }
     }
@@ -101,6 +104,7 @@ public final class SimStateStore: ForwardStateStore {
                 case .accepted(let record): attempts[record.fileName] = nil
                 case .attempts(let failed): attempts[failed.fileName] = failed
                 case .released(let fileName): attempts[fileName] = nil
+                case .consecutiveFailures: continue
                 }
             }
             return attempts.values.sorted { $0.fileName < $1.fileName }
@@ -113,6 +117,17 @@ public final class SimStateStore: ForwardStateStore {
 
     public func releaseAttempts(forName fileName: String) throws {
         state.withLock { $0.unsynced.append(.released(fileName: fileName)) }
+    }
+
+    public var consecutiveFailures: Int {
+        state.withLock { state in
+            for case .consecutiveFailures(let count) in state.unsynced.reversed() { return count }
+            return state.durableConsecutiveFailures
+        }
+    }
+
+    public func recordConsecutiveFailures(_ count: Int) throws {
+        state.withLock { $0.unsynced.append(.consecutiveFailures(count)) }
     }
 
     public func sync() throws {

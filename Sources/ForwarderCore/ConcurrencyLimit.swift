@@ -1,0 +1,199 @@
+/// How many uploads may be in flight at once, learnt from the server's answers (AIMD).
+///
+/// In the spirit of Vector's adaptive request concurrency: start at one upload, add one per
+/// window while round trips stay near their recent mean, cut multiplicatively when the server
+/// pushes back (429, 503, timeouts) or round trips rise well above that mean. A fleet of
+/// forwarders sharing one server then finds the server's capacity between them, instead of each
+/// sending `SFM_UPLOAD_CONCURRENCY` uploads at once into a server that is already queueing.
+///
+/// A window is as many completed uploads as the limit allowed when it began, about one round
+/// trip at full use; counting uploads rather than time keeps the type clock-free and gives one
+/// seed one schedule in the simulation. Pure: the caller measures round trips and reports them.
+public struct ConcurrencyLimit: Hashable, Sendable {
+    /// What one finished upload says about the server.
+    public enum Signal: Hashable, Sendable {
+        /// The server answered (accepted or refused the event) after this round trip.
+        case answered(roundTrip: Duration)
+        /// The server pushed back: 429, 503, 408, 504, or no answer within the timeout.
+        case backPressure
+        /// Neither: a connection failure or another error status, which the circuit breaker
+        /// and the event's own backoff deal with.
+        case inconclusive
+
+        public init(_ outcome: UploadOutcome, roundTrip: Duration) {
+            switch outcome {
+            case .accepted, .rejected: self = .answered(roundTrip: roundTrip)
+            case .failed(let problem): self = Self.isBackPressure(problem) ? .backPressure : .inconclusive
+            }
+        }
+
+        /// 408 and 504 are timeouts the server or a proxy reports; 429 and 503 say "too much".
+        static func isBackPressure(_ problem: UploadProblem) -> Bool {
+            switch problem.kind {
+            case .timeout: return true
+            case .httpStatus(let status): return [408, 429, 503, 504].contains(status)
+            case .fileError, .nonJSONReply, .missingRow, .transport: return false
+            }
+        }
+    }
+
+    /// Why the limit changed.
+    public enum Change: Hashable, Sendable, CustomStringConvertible {
+        case raised(from: Int, to: Int)
+        case loweredOnBackPressure(from: Int, to: Int)
+        case loweredOnSlowerRoundTrips(from: Int, to: Int, windowMean: Duration, recentMean: Duration)
+
+        public var limit: Int {
+            switch self {
+            case .raised(_, let to), .loweredOnBackPressure(_, let to), .loweredOnSlowerRoundTrips(_, let to, _, _): to
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .raised(let from, let to):
+                return "upload concurrency raised from \(from) to \(to): round trips steady"
+            case .loweredOnBackPressure(let from, let to):
+                return "upload concurrency lowered from \(from) to \(to): the server pushed back"
+            case .loweredOnSlowerRoundTrips(let from, let to, let windowMean, let recentMean):
+                return "upload concurrency lowered from \(from) to \(to): round trips rose to "
+                    + "\(Self.milliseconds(windowMean)) ms from a recent mean of \(Self.milliseconds(recentMean)) ms"
+            }
+        }
+
+        static func milliseconds(_ duration: Duration) -> Int64 { duration.wholeNanoseconds / 1_000_000 }
+    }
+
+    /// Handed out when an upload starts and given back when it finishes: an upload started
+    /// before the last cut says nothing about the new limit, so its answer is not counted.
+    public struct Ticket: Hashable, Sendable {
+        let generation: Int
+    }
+
+    /// The constants of the rule; the defaults are what the forwarder uses.
+    public struct Tuning: Hashable, Sendable {
+        /// Weight of a window's mean round trip in the running mean (Vector's default, 0.4).
+        public var meanWeight: Double
+        /// A window whose mean is within this many deviations of the running mean is steady.
+        public var steadyDeviations: Double
+        /// A window whose mean is more than this many deviations above the running mean is a
+        /// rise (Vector's default, 2.5).
+        public var riseDeviations: Double
+        /// Both bands are at least this share of the running mean, so round trips that barely
+        /// vary (a deviation near zero) do not read a millisecond of jitter as a rise.
+        public var minimumBandRatio: Double
+        /// The limit after a cut, as a share of the limit before (rounded down, at least 1).
+        public var decreaseRatio: Double
+
+        public init(meanWeight: Double = 0.4, steadyDeviations: Double = 1, riseDeviations: Double = 2.5,
+                    minimumBandRatio: Double = 0.1, decreaseRatio: Double = 0.5) {
+            self.meanWeight = meanWeight
+            self.steadyDeviations = steadyDeviations
+            self.riseDeviations = riseDeviations
+            self.minimumBandRatio = minimumBandRatio
+            self.decreaseRatio = decreaseRatio
+        }
+    }
+
+    public let tuning: Tuning
+    /// `SFM_UPLOAD_CONCURRENCY`: the limit never goes above it.
+    public let maximum: Int
+    /// With `false` the limit stays at `maximum`, as before adaptive concurrency.
+    public let isAdaptive: Bool
+    /// Uploads that may be in flight now.
+    public private(set) var current: Int
+    /// The running (exponentially weighted) mean of the windows' round trips, in seconds.
+    private var meanSeconds: Double?
+    /// The running variance around `meanSeconds`, in seconds squared.
+    private var varianceSeconds = 0.0
+    private var generation = 0
+    private var window = Window()
+
+    private struct Window: Hashable, Sendable {
+        var completions = 0
+        var roundTripTotalSeconds = 0.0
+        var roundTrips = 0
+        var backPressure = false
+        /// Whether uploads in flight reached the limit: only then is there evidence for one more.
+        var reachedLimit = false
+    }
+
+    public init(maximum: Int, isAdaptive: Bool, tuning: Tuning = Tuning()) {
+        self.tuning = tuning
+        self.maximum = max(1, maximum)
+        self.isAdaptive = isAdaptive
+        current = isAdaptive ? 1 : self.maximum
+    }
+
+    /// The running mean round trip, once one window has finished.
+    public var meanRoundTrip: Duration? { meanSeconds.map { .nanoseconds(Int64(($0 * 1e9).rounded())) } }
+
+    /// Notes an upload starting with `inFlight` uploads in flight, itself included.
+    public mutating func uploadStarted(inFlight: Int) -> Ticket {
+        if inFlight >= current { window.reachedLimit = true }
+        return Ticket(generation: generation)
+    }
+
+    /// Counts a finished upload; at the end of a window, decides the next limit.
+    ///
+    /// Returns the change, if the limit changed, for the caller to log.
+    public mutating func uploadFinished(_ ticket: Ticket, signal: Signal) -> Change? {
+        guard isAdaptive, ticket.generation == generation else { return nil }
+        window.completions += 1
+        switch signal {
+        case .answered(let roundTrip):
+            window.roundTripTotalSeconds += max(0, roundTrip.secondsValue)
+            window.roundTrips += 1
+        case .backPressure:
+            window.backPressure = true
+        case .inconclusive:
+            break
+        }
+        guard window.completions >= current else { return nil }
+        let finished = window
+        window = Window()
+        let windowMean = finished.roundTrips > 0 ? finished.roundTripTotalSeconds / Double(finished.roundTrips) : nil
+        defer { if let windowMean { remember(windowMean) } }
+        guard let mean = meanSeconds else { return nil }
+        let deviation = varianceSeconds.squareRoot()
+        let floor = mean * tuning.minimumBandRatio
+        if finished.backPressure {
+            return lower { .loweredOnBackPressure(from: $0, to: $1) }
+        }
+        if let windowMean, windowMean > mean + max(tuning.riseDeviations * deviation, floor) {
+            return lower { .loweredOnSlowerRoundTrips(from: $0, to: $1, windowMean: Self.duration(windowMean),
+                                                       recentMean: Self.duration(mean)) }
+        }
+        if finished.reachedLimit, current < maximum, let windowMean,
+           windowMean <= mean + max(tuning.steadyDeviations * deviation, floor) {
+            current += 1
+            return .raised(from: current - 1, to: current)
+        }
+        return nil
+    }
+
+    private mutating func lower(_ change: (Int, Int) -> Change) -> Change? {
+        let lowered = max(1, Int((Double(current) * tuning.decreaseRatio).rounded(.down)))
+        guard lowered < current else { return nil }
+        defer {
+            current = lowered
+            generation += 1
+        }
+        return change(current, lowered)
+    }
+
+    /// Folds a window's mean into the running mean and variance (an exponentially weighted
+    /// mean and variance, as in West's incremental form).
+    private mutating func remember(_ windowMean: Double) {
+        guard let mean = meanSeconds else {
+            meanSeconds = windowMean
+            return
+        }
+        let difference = windowMean - mean
+        let increment = tuning.meanWeight * difference
+        meanSeconds = mean + increment
+        varianceSeconds = (1 - tuning.meanWeight) * (varianceSeconds + difference * increment)
+    }
+
+    private static func duration(_ seconds: Double) -> Duration { .nanoseconds(Int64((seconds * 1e9).rounded())) }
+}
