@@ -40,10 +40,11 @@ struct FleetTests {
         #expect(evidence.journal.contains { !$0.reachedServer }, "the outage refused connections")
         #expect(FleetChecker.maximumInProgress(evidence.journal).count == result.options.capacity.maximumInProgress,
                 "the server was used to its limit")
-        // With a fixed concurrency of 4 per forwarder the backlog PCs crowd the server: one PC
-        // drains far later than the median and the drains miss their allowance. Adaptive
-        // concurrency (issue #12, the forwarder side) is what must make every checker hold.
-        withKnownIssue("the fleet's drains need adaptive concurrency in the forwarder") {
+        // Known today (docs/DECISIONS.md, "Fleet simulation"): with adaptive concurrency and the
+        // fleet-wide pause, one backlog PC drains long after the median and both drains miss
+        // their allowance. When the forwarder meets them this known issue stops occurring and
+        // the test fails: remove the wrapper then.
+        withKnownIssue("the fleet's drains and sharing of the server miss their bounds") {
             #expect(result.verdict.isEmpty, "\(result.verdict.map(\.description).joined(separator: "\n"))")
         }
     }
@@ -57,9 +58,9 @@ struct FleetTests {
         #expect(FleetChecker.everyEventOnce(evidence).isEmpty)
         #expect(FleetChecker.recordedOnlyAccepted(evidence).isEmpty)
         #expect(FleetChecker.inProgressWithinLimit(evidence).isEmpty)
-        // Without adaptive concurrency three forwarders at 4 uploads each meet refusals on most
-        // requests and drain late; timing on a loaded machine decides by how much.
-        withKnownIssue("the fleet's refusals and drains need adaptive concurrency in the forwarder", isIntermittent: true) {
+        // Known today: the live fleet meets refusals above 5 % and drains late; timing on a loaded
+        // machine decides by how much, so the issue is marked intermittent.
+        withKnownIssue("the live fleet's refusals and drains miss their bounds", isIntermittent: true) {
             #expect(result.verdict.isEmpty, "\(result.verdict.map(\.description).joined(separator: "\n"))")
         }
         #expect(result.evidence.journal.contains { !$0.reachedServer }, "the outage reset connections")
