@@ -32,6 +32,9 @@ public struct FolderGenerationOptions: Sendable, Hashable {
     public var startTime: FileTime
     /// Offset of the site's (and the units') local time from the PC's file-time epoch.
     public var siteUTCOffset: Duration
+    /// The serial numbers units are drawn from (1000–24999 when nil); a fleet gives each PC a
+    /// range of its own so that no two PCs download events of one unit.
+    public var serialNumbers: ClosedRange<Int>?
 
     /// How much the profile's waveform rates are multiplied by to meet `eventsPerUnitPerDay`.
     var eventRateScale: Double {
@@ -42,7 +45,8 @@ public struct FolderGenerationOptions: Sendable, Hashable {
 
     public init(seed: UInt64, profile: FolderProfile = .mixed, unitCount: Int? = nil, dayCount: Int? = nil,
                 eventCount: Int? = nil, eventsPerUnitPerDay: Double? = nil, startTime: FileTime,
-                siteUTCOffset: Duration = .zero) {
+                siteUTCOffset: Duration = .zero, serialNumbers: ClosedRange<Int>? = nil) {
+        self.serialNumbers = serialNumbers
         self.seed = seed
         self.profile = profile
         self.unitCount = unitCount

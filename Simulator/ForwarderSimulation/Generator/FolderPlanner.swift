@@ -21,7 +21,7 @@ public enum FolderPlanner {
         let unitCount = max(1, options.unitCount ?? profile.defaultUnitCount)
         let dayCount = dayCount(for: options, unitCount: unitCount)
         var unitsRandom = root.derived("units")
-        let units = makeUnits(count: unitCount, profile: profile, random: &unitsRandom)
+        let units = makeUnits(count: unitCount, profile: profile, serialNumbers: options.serialNumbers, random: &unitsRandom)
 
         let periodStart = options.startTime
         let requestedEnd = periodStart + .seconds(secondsPerDay * Int64(dayCount))
@@ -91,16 +91,18 @@ public enum FolderPlanner {
         return Int((Double(eventCount) / eventsPerDay * 1.5).rounded(.up)) + 2
     }
 
-    static func makeUnits(count: Int, profile: FolderProfile, random: inout SeededRandom) -> [GeneratedUnit] {
+    static func makeUnits(count: Int, profile: FolderProfile, serialNumbers: ClosedRange<Int>? = nil,
+                          random: inout SeededRandom) -> [GeneratedUnit] {
         let roleChoices = UnitRole.allCases.compactMap { role -> (element: UnitRole, weight: Double)? in
             guard let weight = profile.unitRoleWeights[role], weight > 0 else { return nil }
             return (role, weight)
         }
         var usedSerials = Set<Int>()
         var units: [GeneratedUnit] = []
-        for _ in 0..<min(count, 24_000) {
-            var serial = random.integer(in: 1000...24_999)
-            while usedSerials.contains(serial) { serial = random.integer(in: 1000...24_999) }
+        let serialRange = serialNumbers ?? 1000...24_999
+        for _ in 0..<min(count, serialRange.count) {
+            var serial = random.integer(in: serialRange)
+            while usedSerials.contains(serial) { serial = random.integer(in: serialRange) }
             usedSerials.insert(serial)
             let role = roleChoices.isEmpty ? .idle : random.weighted(roleChoices)
             let skewLimit = profile.unitClockSkewLimit.wholeNanoseconds / 1_000_000_000

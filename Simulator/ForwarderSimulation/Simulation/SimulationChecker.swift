@@ -7,6 +7,12 @@ public struct CheckerViolation: Hashable, Sendable, CustomStringConvertible {
     public var pass: Int?
     public var detail: String
 
+    public init(rule: String, pass: Int?, detail: String) {
+        self.rule = rule
+        self.pass = pass
+        self.detail = detail
+    }
+
     public var description: String {
         "[\(rule)]" + (pass.map { " pass \($0):" } ?? "") + " \(detail)"
     }
