@@ -11,6 +11,20 @@ extension EventForwarder {
         return nil
     }
 
+    /// Waits inside the pass until the server's pause ends; false when a stop was requested first.
+    ///
+    /// A pass that ended at every short `Retry-After` would wait a whole pass interval to go on,
+    /// while forwarders that were not refused kept sending: in a fleet the refused PCs starved.
+    /// The wait is sliced so that a stop request is seen within a second.
+    func waitOutPause(until resumeTime: FileTime) async -> Bool {
+        while !isStopRequested {
+            let remaining = resumeTime - clock.now()
+            if remaining <= .zero { return true }
+            do { try await clock.sleep(for: min(remaining, .seconds(1))) } catch { return false }
+        }
+        return false
+    }
+
     /// Stops new uploads until the time a 429 or 503 with `Retry-After` named; uploads already
     /// in flight finish. Logged once when the pause starts, not for every answer that extends it.
     func pauseIfAsked(by problem: UploadProblem) {

@@ -32,6 +32,9 @@ public actor EventForwarder {
     var consecutiveFailures = 0
     /// No upload starts before this time: the server answered 429 or 503 with a `Retry-After`.
     var uploadsPausedUntil: FileTime?
+    /// A server pause up to this long is waited out inside the pass; a longer one ends the pass.
+    /// Production passes its pass interval, so the pass goes on no later than the next one would.
+    let longestPauseWithinPass: Duration
     /// Uploads in flight allowed now: learnt from the server's answers when adaptive, else
     /// `uploadConcurrency`. Not persisted: a restart starts again at one.
     var concurrencyLimit: ConcurrencyLimit
@@ -46,7 +49,9 @@ public actor EventForwarder {
     public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
                 clock: any ForwarderClock, policy: ScanPolicy, serialHint: String? = nil, dryRun: Bool = false,
                 uploadConcurrency: Int = 1, adaptiveConcurrency: Bool = false, retryPolicy: RetryPolicy = RetryPolicy(),
-                retrySeed: UInt64 = 0, recordsPerSync: Int = 500, metrics: ForwarderMetrics? = nil, logger: Logger) {
+                retrySeed: UInt64 = 0, recordsPerSync: Int = 500, longestPauseWithinPass: Duration = .seconds(60),
+                metrics: ForwarderMetrics? = nil, logger: Logger) {
+        self.longestPauseWithinPass = longestPauseWithinPass
         self.metrics = metrics
         self.uploadConcurrency = max(1, uploadConcurrency)
         self.concurrencyLimit = ConcurrencyLimit(maximum: uploadConcurrency, isAdaptive: adaptiveConcurrency)
@@ -140,9 +145,11 @@ public actor EventForwarder {
                 }
                 // Finish first, then prepare: the state check then sees every earlier acceptance.
                 while inFlight >= (probing ? 1 : concurrencyLimit.current) { try await finishOne() }
-                if pausedUntil(now: clock.now()) != nil {
-                    report.skip(.serverAskedToWait, count: plan.candidates.count - index)
-                    break
+                if let resumeTime = pausedUntil(now: clock.now()) {
+                    guard resumeTime - clock.now() <= longestPauseWithinPass, await waitOutPause(until: resumeTime) else {
+                        report.skip(.serverAskedToWait, count: plan.candidates.count - index)
+                        break
+                    }
                 }
                 // With the circuit open, only a probe (the pass's first upload) may start.
                 if circuitIsOpen, !(probing && report.uploadsAttempted == 0) {

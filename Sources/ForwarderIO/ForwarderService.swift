@@ -228,7 +228,8 @@ public struct ForwarderService: Sendable {
                                        serialHint: settings.serialHint, dryRun: dryRun,
                                        uploadConcurrency: settings.uploadConcurrency,
                                        adaptiveConcurrency: settings.adaptiveConcurrency, retryPolicy: settings.retryPolicy,
-                                       retrySeed: retrySeed, metrics: metrics, logger: logger)
+                                       retrySeed: retrySeed,
+                                       longestPauseWithinPass: settings.passInterval, metrics: metrics, logger: logger)
         do {
             let result = try await body(forwarder)
             await uploader.shutdown()

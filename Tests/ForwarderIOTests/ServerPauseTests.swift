@@ -61,18 +61,51 @@ struct ServerPauseTests {
         #expect(first.serverAskedToWaitUntil == Self.start + .seconds(120))
         #expect(first.summary.contains("skip.serverAskedToWait=9"))
 
-        world.clock.advance(by: .seconds(119))
+        // 61 s before the time: longer than a pass waits (60 s by default), so the pass ends.
+        world.clock.advance(by: .seconds(59))
         let during = try await forwarder.runPass()
         #expect(uploader.requests.count == 1, "a pass before the time starts nothing")
         #expect(during.skips[.serverAskedToWait] == 9)
         #expect(during.skips[.backingOff] == 1, "the refused event keeps its own backoff")
 
-        world.clock.advance(by: .seconds(1))
+        world.clock.advance(by: .seconds(61))
         let after = try await forwarder.runPass()
         #expect(after.forwarded == 10, "at the time named, every event goes, the refused one included")
         #expect(after.skips[.serverAskedToWait] == nil)
         #expect(after.serverAskedToWaitUntil == nil)
         #expect(uploader.requests.count == 11)
+    }
+
+    @Test("Pause: a wait up to the pass interval is waited out inside the pass; a longer one ends it",
+          arguments: [(59, true), (60, true), (61, false)])
+    func shortPauseWithinPass(seconds: Int, waitedWithinPass: Bool) async throws {
+        let (world, _, uploader) = try Self.world(answer: busyOnce(status: 429, retryAfterHeader: "\(seconds)"))
+        let forwarder = EventForwarder(folder: LocalEventFolder(path: world.achPath), uploader: uploader,
+                                       store: try FileStateStore(path: world.statePath), clock: world.clock,
+                                       policy: world.policy, longestPauseWithinPass: .seconds(60), logger: quietLogger)
+        let pass = try await forwarder.runPass()
+        if waitedWithinPass {
+            #expect(pass.forwarded == 9, "the other nine go in the same pass once the wait is over")
+            #expect(pass.skips[.serverAskedToWait] == nil)
+            #expect(world.clock.now() >= Self.start + .seconds(seconds), "nothing started before the time named")
+        } else {
+            #expect(pass.forwarded == 0)
+            #expect(pass.skips[.serverAskedToWait] == 9)
+            #expect(world.clock.now() < Self.start + .seconds(seconds))
+        }
+        #expect(uploader.requests.count == (waitedWithinPass ? 10 : 1))
+    }
+
+    @Test("Pause: a stop request ends a wait inside the pass")
+    func stopDuringPause() async throws {
+        let (world, forwarder, uploader) = try Self.world(answer: busyOnce(status: 429, retryAfterHeader: "30"))
+        let pass = Task { try await forwarder.runPass() }
+        while uploader.requests.isEmpty { await Task.yield() }
+        await forwarder.requestStop()
+        let report = try await pass.value
+        #expect(uploader.requests.count == 1)
+        #expect(report.forwarded == 0)
+        #expect(world.clock.now() < Self.start + .seconds(30) || report.interrupted)
     }
 
     @Test("Pause: a 503 with an HTTP-date holds every event until that time")
@@ -84,11 +117,11 @@ struct ServerPauseTests {
         #expect(first.skips[.serverAskedToWait] == 7)
         #expect(first.serverAskedToWaitUntil == Self.start + .seconds(300))
 
-        world.clock.advance(by: .seconds(299))
+        world.clock.advance(by: .seconds(239))
         _ = try await forwarder.runPass()
         #expect(uploader.requests.count == 3)
 
-        world.clock.advance(by: .seconds(1))
+        world.clock.advance(by: .seconds(61))
         let after = try await forwarder.runPass()
         #expect(after.forwarded == 8)
         #expect(uploader.requests.count == 11)

@@ -183,6 +183,11 @@ public struct FleetClock: ForwarderClock {
 
     public func now() -> FileTime { scheduler.now }
 
+    /// The fleet's wall clock never steps, so its monotonic time is the same time.
+    public func monotonicNow() -> MonotonicTime {
+        MonotonicTime(nanosecondsSinceOrigin: scheduler.now.nanosecondsSince1970)
+    }
+
     public func sleep(for duration: Duration) async throws {
         try Task.checkCancellation()
         await scheduler.sleep(until: scheduler.now + duration)

@@ -129,7 +129,7 @@ public struct FleetSimulation: Sendable {
         let forwarder = EventForwarder(
             folder: folder, uploader: uploader, store: store, clock: clock, policy: options.policy,
             uploadConcurrency: options.uploadConcurrency, adaptiveConcurrency: true, retryPolicy: options.retryPolicy,
-            retrySeed: pc.seed,
+            retrySeed: pc.seed, longestPauseWithinPass: options.passInterval,
             logger: Logger(label: "fleet", factory: { _ in SwiftLogNoOpLogHandler() }))
         var passCount = 0
         var finished = false
