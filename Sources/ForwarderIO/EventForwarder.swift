@@ -33,7 +33,9 @@ public actor EventForwarder {
     /// No upload starts before this time: the server answered 429 or 503 with a `Retry-After`.
     var uploadsPausedUntil: FileTime?
     /// A server pause up to this long is waited out inside the pass; a longer one ends the pass.
-    /// Production passes its pass interval, so the pass goes on no later than the next one would.
+    /// Production and the fleet simulation pass their pass interval, so the pass goes on no later
+    /// than the next one would; the default (zero) ends the pass at any pause, as the simulated
+    /// scenarios were proven with (docs/DECISIONS.md).
     let longestPauseWithinPass: Duration
     /// Uploads in flight allowed now: learnt from the server's answers when adaptive, else
     /// `uploadConcurrency`. Not persisted: a restart starts again at one.
@@ -49,7 +51,7 @@ public actor EventForwarder {
     public init(folder: any EventFolder, uploader: any EventUploader, store: any ForwardStateStore,
                 clock: any ForwarderClock, policy: ScanPolicy, serialHint: String? = nil, dryRun: Bool = false,
                 uploadConcurrency: Int = 1, adaptiveConcurrency: Bool = false, retryPolicy: RetryPolicy = RetryPolicy(),
-                retrySeed: UInt64 = 0, recordsPerSync: Int = 500, longestPauseWithinPass: Duration = .seconds(60),
+                retrySeed: UInt64 = 0, recordsPerSync: Int = 500, longestPauseWithinPass: Duration = .zero,
                 metrics: ForwarderMetrics? = nil, logger: Logger) {
         self.longestPauseWithinPass = longestPauseWithinPass
         self.metrics = metrics

@@ -96,18 +96,6 @@ struct ServerPauseTests {
         #expect(uploader.requests.count == (waitedWithinPass ? 10 : 1))
     }
 
-    @Test("Pause: a stop request ends a wait inside the pass")
-    func stopDuringPause() async throws {
-        let (world, forwarder, uploader) = try Self.world(answer: busyOnce(status: 429, retryAfterHeader: "30"))
-        let pass = Task { try await forwarder.runPass() }
-        while uploader.requests.isEmpty { await Task.yield() }
-        await forwarder.requestStop()
-        let report = try await pass.value
-        #expect(uploader.requests.count == 1)
-        #expect(report.forwarded == 0)
-        #expect(world.clock.now() < Self.start + .seconds(30) || report.interrupted)
-    }
-
     @Test("Pause: a 503 with an HTTP-date holds every event until that time")
     func pauseUntilDate() async throws {
         let (world, forwarder, uploader) = try Self.world(
