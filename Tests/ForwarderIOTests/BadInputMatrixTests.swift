@@ -603,23 +603,23 @@ extension BadInputMatrixTests {
     struct CommandLineInput {
         @Test("Config: an unusable config.ini exits 2 naming the file and what is wrong, and creates no state",
               arguments: ConfigFileCase.allCases)
-        func unusable(_ config: ConfigFileCase) throws {
+        func unusable(_ config: ConfigFileCase) async throws {
             let folder = try TemporaryFolder("bad-config")
             let path = folder.file("config.ini")
             try config.prepare(at: path)
-            let result = try runProcess(try builtProduct("event-forwarder"), ["once", "--config", path])
+            let result = try await runProcessOffPool(try builtProduct("event-forwarder"), ["once", "--config", path])
             #expect(result.status == 2)
             #expect(result.standardError.contains(path + config.message), "\(result.standardError)")
             #expect(!FileManager.default.fileExists(atPath: folder.file("sfm_forward.state.journal")))
         }
 
         @Test("Command line: a damaged state exits 2 naming the file and the line, and is left as it was")
-        func damagedState() throws {
+        func damagedState() async throws {
             let folder = try TemporaryFolder("bad-state-process")
             try FileManager.default.createDirectory(atPath: folder.file("ach"), withIntermediateDirectories: false)
             let damaged = Data(stateText(0..<1) + Array("garbage\n".utf8) + stateText(header: "", 2..<3))
             try damaged.write(to: URL(fileURLWithPath: folder.file("state")))
-            let result = try runProcess(try builtProduct("event-forwarder"),
+            let result = try await runProcessOffPool(try builtProduct("event-forwarder"),
                                         ["once", "--watch", folder.file("ach"), "--state", folder.file("state"),
                                          "--url", "http://127.0.0.1:9"])
             #expect(result.status == 2)
@@ -630,7 +630,7 @@ extension BadInputMatrixTests {
         }
 
         @Test("Config: a config.ini in Windows-1252, as series3-watcher's Python reads it, is read with its accents")
-        func windows1252() throws {
+        func windows1252() async throws {
             let folder = try TemporaryFolder("cp1252-config")
             let watch = folder.file("Données ACH")
             try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: false)
@@ -640,7 +640,7 @@ extension BadInputMatrixTests {
             let bytes = try #require(config.data(using: .windowsCP1252))
             #expect(String(data: bytes, encoding: .utf8) == nil, "the file must not be valid UTF-8")
             try bytes.write(to: URL(fileURLWithPath: folder.file("config.ini")))
-            let result = try runProcess(try builtProduct("event-forwarder"),
+            let result = try await runProcessOffPool(try builtProduct("event-forwarder"),
                                         ["once", "--config", folder.file("config.ini"), "--dry-run"])
             #expect(result.status == 0, "\(result.standardError)")
             #expect(result.standardOutput.contains("binaries=1"), "\(result.standardOutput)")

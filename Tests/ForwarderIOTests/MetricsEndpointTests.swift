@@ -7,15 +7,15 @@ import Testing
 @Suite("Metrics endpoint")
 struct MetricsEndpointTests {
     @Test("Metrics: a bad SFM_METRICS_ADDRESS, from a flag or the environment, exits 2 naming the key and value")
-    func badAddress() throws {
+    func badAddress() async throws {
         let folder = try TemporaryFolder("metrics-bad")
         let executable = try builtProduct("event-forwarder")
         let base = ["run", "--watch", folder.path, "--state", folder.file("state"), "--url", "http://127.0.0.1:9"]
-        let fromFlag = try runProcess(executable, base + ["--metrics-address", "127.0.0.1:70000"])
+        let fromFlag = try await runProcessOffPool(executable, base + ["--metrics-address", "127.0.0.1:70000"])
         #expect(fromFlag.status == 2)
         #expect(fromFlag.standardError.contains("SFM_METRICS_ADDRESS=\"127.0.0.1:70000\" (from --metrics-address)"),
                 "\(fromFlag.standardError)")
-        let fromEnvironment = try runProcess(executable, base, environment: ["SFM_METRICS_ADDRESS": "metrics.example:9464"])
+        let fromEnvironment = try await runProcessOffPool(executable, base, environment: ["SFM_METRICS_ADDRESS": "metrics.example:9464"])
         #expect(fromEnvironment.status == 2)
         #expect(fromEnvironment.standardError.contains("SFM_METRICS_ADDRESS=\"metrics.example:9464\" (from environment)"))
         #expect(!FileManager.default.fileExists(atPath: folder.file("state.journal")))

@@ -144,7 +144,7 @@ struct ProcessEndToEndTests {
         let executable = try builtProduct("event-forwarder")
         let arguments = ["once", "--watch", folder.file("ach"), "--state", folder.file("state"),
                          "--url", "http://127.0.0.1:\(server.port)"]
-        let first = try runProcess(executable, arguments)
+        let first = try await runProcessOffPool(executable, arguments)
         #expect(first.status == 0, "\(first.standardError)")
         #expect(first.standardOutput.contains("forwarded=5"))
         #expect(first.standardOutput.contains("with_report=5"))
@@ -154,12 +154,12 @@ struct ProcessEndToEndTests {
         }
         #expect(Set(requests) == Set((0..<5).map { [eventName($0), achReportName(eventName($0))] }))
 
-        let second = try runProcess(executable, arguments)
+        let second = try await runProcessOffPool(executable, arguments)
         #expect(second.status == 0, "\(second.standardError)")
         #expect(second.standardOutput.contains("forwarded=0"))
         #expect(server.receivedFileNames.count == 10)
 
-        let status = try runProcess(executable, ["status", "--json", "--watch", folder.file("ach"), "--state", folder.file("state")])
+        let status = try await runProcessOffPool(executable, ["status", "--json", "--watch", folder.file("ach"), "--state", folder.file("state")])
         #expect(status.status == 0)
         let decoded = try JSONSerialization.jsonObject(with: Data(status.standardOutput.utf8)) as? [String: Any]
         #expect(decoded?["recordedEvents"] as? Int == 5)
@@ -172,7 +172,7 @@ struct ProcessEndToEndTests {
         let folder = try TemporaryFolder("e2e-down")
         try FileManager.default.createDirectory(atPath: folder.file("ach"), withIntermediateDirectories: true)
         try folder.write("ach/" + eventName(1), eventBytes(1), ageSeconds: 600, now: FileTime(Date()))
-        let result = try runProcess(try builtProduct("event-forwarder"),
+        let result = try await runProcessOffPool(try builtProduct("event-forwarder"),
                                     ["once", "--watch", folder.file("ach"), "--state", folder.file("state"),
                                      "--url", "http://127.0.0.1:9", "--timeout-seconds", "5"])
         #expect(result.status == 1)
@@ -183,47 +183,47 @@ struct ProcessEndToEndTests {
     }
 
     @Test("Config: a bad value from config.ini, the environment or a flag exits 2 naming the key and value")
-    func badConfig() throws {
+    func badConfig() async throws {
         let folder = try TemporaryFolder("e2e-config")
         let config = folder.file("config.ini")
         try Data("[watcher]\nSFM_FORWARD_ENABLED = true\nSFM_URL = http://127.0.0.1:9\nSFM_MAX_FORWARDS_PER_PASS = lots\n".utf8)
             .write(to: URL(fileURLWithPath: config))
         let executable = try builtProduct("event-forwarder")
-        let fromFile = try runProcess(executable, ["once", "--config", config])
+        let fromFile = try await runProcessOffPool(executable, ["once", "--config", config])
         #expect(fromFile.status == 2)
         #expect(fromFile.standardError.contains("SFM_MAX_FORWARDS_PER_PASS=\"lots\""))
         #expect(fromFile.standardError.contains(config))
 
-        let fromEnvironment = try runProcess(executable, ["once", "--config", config, "--max-forwards-per-pass", "5"],
+        let fromEnvironment = try await runProcessOffPool(executable, ["once", "--config", config, "--max-forwards-per-pass", "5"],
                                              environment: ["SFM_HTTP_TIMEOUT_SECONDS": "-3"])
         #expect(fromEnvironment.status == 2)
         #expect(fromEnvironment.standardError.contains("SFM_HTTP_TIMEOUT_SECONDS=\"-3\" (from environment)"))
 
-        let fromFlag = try runProcess(executable, ["once", "--config", config, "--max-forwards-per-pass=-1"])
+        let fromFlag = try await runProcessOffPool(executable, ["once", "--config", config, "--max-forwards-per-pass=-1"])
         #expect(fromFlag.status == 2)
         #expect(fromFlag.standardError.contains("(from --max-forwards-per-pass)"))
 
-        let unknownFlag = try runProcess(executable, ["once", "--no-such-flag"])
+        let unknownFlag = try await runProcessOffPool(executable, ["once", "--no-such-flag"])
         #expect(unknownFlag.status == 2)
     }
 
     @Test("Config: with forwarding disabled, `run` says so and uploads nothing")
-    func disabled() throws {
+    func disabled() async throws {
         let folder = try TemporaryFolder("e2e-disabled")
-        let result = try runProcess(try builtProduct("event-forwarder"), ["run", "--watch", folder.path, "--state", folder.file("state")])
+        let result = try await runProcessOffPool(try builtProduct("event-forwarder"), ["run", "--watch", folder.path, "--state", folder.file("state")])
         #expect(result.status == 0)
         #expect(result.standardError.contains("forwarding is disabled"))
         #expect(!FileManager.default.fileExists(atPath: folder.file("state.journal")))
     }
 
     @Test("Seed-state: the reference's flags work and report counts")
-    func seedStateProcess() throws {
+    func seedStateProcess() async throws {
         let folder = try TemporaryFolder("e2e-seed")
         try FileManager.default.createDirectory(atPath: folder.file("ach"), withIntermediateDirectories: true)
         let now = FileTime(Date())
         for index in 0..<3 { try folder.write("ach/" + eventName(index), eventBytes(index), ageSeconds: 100, now: now) }
         try folder.write("ach/" + eventName(9), eventBytes(9), ageSeconds: 3 * 86_400, now: now)
-        let result = try runProcess(try builtProduct("event-forwarder"),
+        let result = try await runProcessOffPool(try builtProduct("event-forwarder"),
                                     ["seed-state", "--watch", folder.file("ach"), "--state", folder.file("state"), "--max-age-days", "2"])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.contains("seeded=3"))
