@@ -152,9 +152,15 @@ public struct ForwarderService: Sendable {
         let forwarder = EventForwarder(folder: LocalEventFolder(path: settings.watchFolder),
                                        uploader: NoUploader(), store: store, clock: SystemClock(),
                                        policy: settings.policy, logger: logger)
-        let report = try await forwarder.seedState(progress: progress)
-        try store.close()
-        return report
+        do {
+            let report = try await forwarder.seedState(progress: progress)
+            try store.close()
+            return report
+        } catch let error as StateFileError where error.kind == .unwritable {
+            // The disk refused after the state opened (full, read-only): exit 3, not a bad state file.
+            throw StateNotWrittenError(cause: error, consequence: "seeding stopped; run seed-state again once the disk allows "
+                                           + "(it hashes only what the state lacks)")
+        }
     }
 
     /// Releases quarantined or backing-off events so the next pass tries them.
@@ -277,11 +283,11 @@ public struct ForwarderService: Sendable {
 public struct StateNotWrittenError: Error, CustomStringConvertible {
     public static let exitCode: Int32 = 3
     public var cause: StateFileError?
+    /// What stopped and what the next run does about it.
+    public var consequence = "no further upload was started; what the server accepted since the last write is sent again by the next run"
 
     public var description: String {
-        "the state could not be written, so no further upload was started: "
-            + (cause.map { "\($0)" } ?? "the last write failed")
-            + "; what the server accepted since the last write is sent again by the next run"
+        "the state could not be written: " + (cause.map { "\($0)" } ?? "the last write failed") + "; " + consequence
     }
 }
 

@@ -54,7 +54,7 @@ struct FullDiskTests {
         await server.shutdown()
     }
 
-    @Test("Disk: `once` on a full disk exits 3 naming the state file and the OS error, uploads nothing, and works once space is freed")
+    @Test("Disk: `once` (and `seed-state`) on a full disk exits 3 naming the state file and the OS error, uploads nothing, and works once space is freed")
     func onceOnFullDisk() async throws {
         let disk = try SmallDisk(byteCount: 256 << 10)
         defer { disk.unmount() }
@@ -69,6 +69,10 @@ struct FullDiskTests {
         #expect(full.standardError.contains("state file \(disk.file("state"))"), "\(full.standardError)")
         #expect(full.standardError.contains("No space left on device"), "\(full.standardError)")
         #expect(server.binaryCounts.isEmpty, "nothing is sent that cannot be recorded")
+        let seeding = try await runProcessOffPool(try builtProduct("event-forwarder"),
+                                                  ["seed-state", "--watch", ach, "--state", disk.file("state")])
+        #expect(seeding.status == 3, "seed-state on a full disk exits 3 too: \(seeding.standardError)")
+        #expect(seeding.standardError.contains("No space left on device"), "\(seeding.standardError)")
 
         try disk.free()
         let freed = try await runProcessOffPool(try builtProduct("event-forwarder"), arguments)
