@@ -238,6 +238,7 @@ extension EventForwarderCommand {
             print("recorded events:  \(status.recordedEvents) (\(status.recordedWithoutReport) without report)")
             if let lastPass = status.lastPass {
                 print("last pass:        \(lastPass.finishedAt): \(lastPass.summary)")
+                if let problem = lastPass.stateUnwritable { print("state unwritable: \(problem)") }
             } else {
                 print("last pass:        none recorded")
             }

@@ -189,7 +189,7 @@ private final class RunningForwarder: @unchecked Sendable {
 
     init(ach: String, state: String, server: TinyImportServer, log logPath: String) throws {
         self.logPath = logPath
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = try builtProduct("event-forwarder")
         process.arguments = ["run", "--watch", ach, "--state", state, "--url", "http://127.0.0.1:\(server.port)",
                              "--interval-seconds", "0.2", "--report-grace-seconds", "0",

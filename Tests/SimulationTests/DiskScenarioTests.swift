@@ -40,6 +40,34 @@ struct DiskScenarioTests {
         #expect(result.lostToCrashes == 0)
     }
 
+    @Test("Disk: the simulated store fails as the file store does: the refused record is kept and visible, later ones wait, the next sync that succeeds writes them, a crash loses them")
+    func simulatedStoreFailsLikeTheFileStore() throws {
+        let store = SimStateStore()
+        let records = (0..<3).map { index in
+            ForwardRecord(digest: EventDigest(of: Array("event \(index)".utf8)), fileName: "N844L20\(index).630H", byteCount: 10,
+                          hadReport: true, forwardedAt: FileTime(secondsSince1970: 1_000), fingerprint: nil)
+        }
+        try store.record(records[0])
+        try store.sync()
+        store.failWrites("write failed: No space left on device")
+        #expect(throws: StateFileError.self) { try store.record(records[1]) }
+        #expect(store.record(for: records[1].digest) == records[1], "kept and visible, so it is not sent again")
+        #expect(store.writeFailure != nil)
+        store.failWrites(nil)
+        #expect(throws: StateFileError.self, "a later record waits behind the refused one") { try store.record(records[2]) }
+        try store.sync()
+        #expect(store.writeFailure == nil && store.count == 3)
+        #expect(store.crash() == 0, "the sync made them durable")
+
+        store.failWrites("write failed: Read-only file system")
+        let lost = ForwardRecord(digest: EventDigest(of: Array("lost".utf8)), fileName: "N844L20L.630H", byteCount: 10,
+                                 hadReport: true, forwardedAt: FileTime(secondsSince1970: 1_000), fingerprint: nil)
+        #expect(throws: StateFileError.self) { try store.record(lost) }
+        #expect(throws: StateFileError.self) { try store.sync() }
+        #expect(store.crash() == 1, "a crash before a sync succeeds loses what waited")
+        #expect(store.record(for: lost.digest) == nil && store.count == 3)
+    }
+
     @Test("Disk: a crash while the state cannot be written costs at most the uploads that were in flight")
     func crashWhileFull() async throws {
         let result = try await simulate(Self.fullDisk(seed: 1314, crashDuringPasses: [4]))
