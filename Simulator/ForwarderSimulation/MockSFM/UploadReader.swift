@@ -10,6 +10,9 @@ import MultipartKit
 enum UploadReader {
     static func read(contentType: String?, body: ByteBuffer) throws(MockRejection) -> [ReceivedFile] {
         let boundary = try boundary(of: contentType)
+        guard !hasNonASCIIHeaderBlock(body, boundary: boundary) else {
+            throw MockRejection(status: 400, detail: "malformed multipart body (a part's headers are not ASCII)")
+        }
         let collector = PartCollector()
         let parser = MultipartParser(boundary: boundary)
         parser.onHeader = { name, value in collector.header(name: name, value: value) }
@@ -89,6 +92,41 @@ enum UploadReader {
         let contentType = part.headers.first { $0.name.lowercased() == "content-type" }?.value
         return ReceivedFile(name: name, contentType: contentType, contents: part.body,
                             digest: EventDigest(of: part.body), role: role)
+    }
+
+    /// True when the bytes after any `--boundary` up to the next blank line (where a part's
+    /// headers are) hold a byte above 0x7F.
+    ///
+    /// multipart-kit 4.7.1 looks each header-name byte up in a 128-entry table and stops the
+    /// process on any higher byte (found by `scripts/fuzz MockMultipart`). Header names are
+    /// ASCII tokens, so refusing such a block first loses nothing; scanning after every
+    /// occurrence of the boundary, not only those the parser takes, covers every header block.
+    static func hasNonASCIIHeaderBlock(_ body: ByteBuffer, boundary: String) -> Bool {
+        let delimiter = Array("--\(boundary)".utf8)
+        let blankLine = Array("\r\n\r\n".utf8)
+        return body.withUnsafeReadableBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            func matches(_ pattern: [UInt8], at position: Int) -> Bool {
+                position + pattern.count <= bytes.count && pattern.indices.allSatisfy { bytes[position + $0] == pattern[$0] }
+            }
+            var position = 0
+            // Blocks that overlap end at the same blank line: each byte is looked at once.
+            var scannedThrough = 0
+            while position + delimiter.count <= bytes.count {
+                guard matches(delimiter, at: position) else {
+                    position += 1
+                    continue
+                }
+                var index = max(position + delimiter.count, scannedThrough)
+                while index < bytes.count, !matches(blankLine, at: index) {
+                    if bytes[index] > 0x7F { return true }
+                    index += 1
+                }
+                scannedThrough = index
+                position += 1
+            }
+            return false
+        }
     }
 
     /// True for a name without directories, parent references or control characters.
