@@ -82,6 +82,12 @@ struct SimGoldenNameTests {
         #expect(SimCivilTime(secondsSince1985: time.secondsSince1985) == time, "the calendar round-trips")
     }
 
+    @Test("Golden names: a name with a non-ASCII letter does not decode, even where upper-casing makes it fit")
+    func nonASCIINameDoesNotDecode() {
+        #expect(SimEventName(parsing: "M529LISS.N00W") != nil, "the ASCII spelling decodes")
+        #expect(SimEventName(parsing: "M529LI\u{DF}.N00W") == nil, "`ß` upper-cases to `SS`")
+    }
+
     @Test("Golden names: the simulator decodes serial, local time and kind as the table says",
           arguments: SimGoldenNames.events)
     func decodes(_ event: SimGoldenNames.Event) throws {

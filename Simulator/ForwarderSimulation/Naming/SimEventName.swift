@@ -44,9 +44,10 @@ public struct SimEventName: Hashable, Sendable, CustomStringConvertible {
 
     /// Reads a name in any letter case; nil unless it has the Series III 8.3 shape.
     public init?(parsing name: some StringProtocol) {
+        // ASCII first: upper-casing `ß` gives `SS`, which would shift every position after it.
+        guard name.unicodeScalars.allSatisfy(\.isASCII) else { return nil }
         let characters = Array(String(name).uppercased().unicodeScalars)
-        guard characters.count == 12 || characters.count == 13, characters.allSatisfy(\.isASCII),
-              characters[8] == "." else { return nil }
+        guard characters.count == 12 || characters.count == 13, characters[8] == "." else { return nil }
         guard let prefix = Self.alphabet.firstIndex(of: characters[0]), prefix >= 11,
               let tail = Int(String(String.UnicodeScalarView(characters[1...3]))), characters[1...3].allSatisfy(Self.isDecimal),
               let timeStem = Self.base36(characters[4...7]), let remainder = Self.base36(characters[9...10]),
