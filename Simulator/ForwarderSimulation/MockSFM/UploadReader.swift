@@ -40,7 +40,7 @@ enum UploadReader {
         var files = [(request.binary, "application/octet-stream")]
         if let report = request.report { files.append((report, "text/plain")) }
         return try files.map { file, contentType throws(MockRejection) in
-            let disposition = "form-data; name=\"\(ImportContract.fieldName)\"; filename=\"\(file.name)\""
+            let disposition = "form-data; name=\"\(MockContract.fileFieldName)\"; filename=\"\(file.name)\""
             let part = PartCollector.Part(headers: [MockHeader("Content-Disposition", disposition),
                                                     MockHeader("Content-Type", contentType)],
                                           body: file.contents)
@@ -71,9 +71,9 @@ enum UploadReader {
         guard parameters.value.lowercased() == "form-data" else {
             throw MockRejection(status: 400, detail: "a part's Content-Disposition is not form-data")
         }
-        guard parameters["name"] == ImportContract.fieldName else {
+        guard parameters["name"] == MockContract.fileFieldName else {
             throw MockRejection(status: 400,
-                                detail: "unexpected form field \"\(parameters["name"] ?? "")\"; files go in \"\(ImportContract.fieldName)\"")
+                                detail: "unexpected form field \"\(parameters["name"] ?? "")\"; files go in \"\(MockContract.fileFieldName)\"")
         }
         guard let name = parameters["filename"], !name.isEmpty else {
             throw MockRejection(status: 400, detail: "a part in \"files\" has no filename")
@@ -82,9 +82,9 @@ enum UploadReader {
             throw MockRejection(status: 400, detail: "filename \"\(name)\" is not a plain file name")
         }
         let role: ReceivedFile.Role
-        if EventFileRules.isEventBinary(name) {
-            role = .binary(BlastwareEventName(parsing: name))
-        } else if EventFileRules.isReportName(name) {
+        if SimReportNames.looksLikeEventBinary(name) {
+            role = .binary(SimEventName(parsing: name))
+        } else if SimReportNames.isReport(name) {
             role = .report
         } else {
             throw MockRejection(status: 400, detail: "\(name) is neither a Blastware event binary nor a report")

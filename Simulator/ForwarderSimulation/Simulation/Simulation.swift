@@ -124,7 +124,7 @@ public struct Simulation: Sendable {
                            faultPlan: scenario.faultPlan, planInstalledAt: clock.now())
         let uploader = SimUploader(mock: mock, clock: clock, requestTimeout: scenario.requestTimeout)
         let store = SimStateStore()
-        var checker = SimulationChecker(policy: scenario.policy, eventNames: Set(manifest.map(\.binary)),
+        var checker = SimulationChecker(policy: scenario.policy, manifest: manifest,
                                         retryPolicy: scenario.retryPolicy)
         func makeForwarder() -> EventForwarder {
             EventForwarder(folder: folder, uploader: uploader, store: store, clock: clock, policy: scenario.policy,
