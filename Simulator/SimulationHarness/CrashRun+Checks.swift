@@ -66,8 +66,9 @@ extension CrashRun {
         }
     }
 
-    /// Events lost, reports lost and re-sends, from what the server holds.
-    func verdict(manifest: [ManifestEntry]) -> (lostEvents: Int, lostReports: Int, duplicates: Int, problems: [String]) {
+    /// Events lost, reports lost and re-sends, from what the server holds and its journal.
+    func verdict(manifest: [ManifestEntry])
+        -> (lostEvents: Int, lostReports: Int, duplicates: Int, responsesLostAfterCommit: Int, problems: [String]) {
         let stored = mock.events()
         let byName = Dictionary(stored.map { ($0.binaryName, $0) }, uniquingKeysWith: { first, _ in first })
         // Identical bytes under a second name are uploaded once, under the first name.
@@ -90,11 +91,13 @@ extension CrashRun {
             problems.append("\(lostReports.count) events are at the server without their report, "
                 + "e.g. \(lostReports.prefix(3).joined(separator: ", "))")
         }
-        let limit = kills.count * options.uploadConcurrency
+        let lostAfterCommit = mock.responsesLostAfterCommit()
+        let limit = kills.count * options.uploadConcurrency + lostAfterCommit
         if duplicates > limit {
-            problems.append("the server saw \(duplicates) re-sends, more than kills × concurrency = \(limit)")
+            problems.append("the server saw \(duplicates) re-sends, more than kills × concurrency + responses lost after "
+                + "commit = \(kills.count) × \(options.uploadConcurrency) + \(lostAfterCommit) = \(limit)")
         }
-        return (lostEvents.count, lostReports.count, duplicates, problems)
+        return (lostEvents.count, lostReports.count, duplicates, lostAfterCommit, problems)
     }
 
     /// Where the forwarder was when it died: its last JSON log line says.
@@ -107,6 +110,11 @@ extension CrashRun {
             return object["message"] as? String
         }.first
         return lastMessage == "pass finished" ? .betweenPasses : .pass
+    }
+
+    /// The log has a `pass finished` line.
+    static func hasFinishedPass(log path: String) -> Bool {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains("\"pass finished\"")
     }
 
     /// Time from `startedAt` to the `state loaded` line of a log, when it has one.

@@ -43,7 +43,8 @@ struct CrashRun {
         random = SeededRandom(seed: options.seed).derived("crash-kills")
     }
 
-    /// The forwarder's settings: every pass quick, every file already settled, logs as JSON lines.
+    /// The forwarder's settings: every pass quick, every file already settled, retries after a
+    /// server fault within seconds, logs as JSON lines.
     func writeConfig(folderPath: String, serverURL: String) throws {
         let lines = [
             "[forwarder]",
@@ -57,6 +58,8 @@ struct CrashRun {
             "SFM_MISSING_REPORT_GRACE_SECONDS = 1",
             "MAX_EVENT_AGE_DAYS = 36500",
             "SFM_HTTP_TIMEOUT_SECONDS = 60",
+            "SFM_RETRY_BASE_SECONDS = 1",
+            "SFM_RETRY_MAX_SECONDS = 4",
             "SFM_LOG_FORMAT = json",
         ]
         try (lines.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -143,8 +146,8 @@ struct CrashRun {
         return .milliseconds(Int64(2 * meanGap * random.unitInterval() * 1000))
     }
 
-    /// Restarts once more, waits until the state records every binary, then stops the
-    /// forwarder with SIGTERM, which must end it with status 0.
+    /// Restarts once more, waits until the state records every binary and the run has finished a
+    /// pass, then stops the forwarder with SIGTERM, which must end it with status 0.
     mutating func drainAndStop(progress: @Sendable (CrashTestProgress) -> Void) async throws {
         guard !stateUnloadable else { return }
         try startChild()
@@ -160,8 +163,10 @@ struct CrashRun {
             }
             // Read-only, as `status` reads it beside a running forwarder. The forwarder is done
             // when it has recorded every binary; whether the server has them is the verdict's to say.
+            // A SIGTERM must find it running: a pass finished, so its signal handling is in place,
+            // even when the runs before it had already recorded everything.
             let stateRecords = (try? FileStateStore(path: statePath, readOnly: true).count) ?? 0
-            if stateRecords >= expectedDigests.count {
+            if stateRecords >= expectedDigests.count, Self.hasFinishedPass(log: child.logPath) {
                 drained = true
                 break
             }

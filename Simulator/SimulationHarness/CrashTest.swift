@@ -39,12 +39,15 @@ public struct CrashTestOptions: Sendable {
     /// Where the folder, state, config and logs go, left in place for the caller; when nil, a
     /// new temporary folder removed at the end.
     public var workFolder: String?
+    /// What goes wrong at the server meanwhile (the mock's fault plan); none by default.
+    public var faultPlan: FaultPlan
 
     public init(seed: UInt64, eventCount: Int = 20_000, killCount: Int = 20, uploadConcurrency: Int = 4,
                 forwarderExecutable: String, forwardsPerPassLimit: Int = 500, passInterval: Duration = .milliseconds(200),
                 expectedEventsPerSecond: Double = 1000, startupKillShare: Double = 0.2,
                 startupWindow: Duration = .milliseconds(100), compactionKillShare: Double = 0.25, minimumKillGap: Duration = .milliseconds(300),
-                drainTimeout: Duration = .seconds(600), workFolder: String? = nil) {
+                drainTimeout: Duration = .seconds(600), workFolder: String? = nil, faultPlan: FaultPlan = .none) {
+        self.faultPlan = faultPlan
         self.seed = seed
         self.eventCount = eventCount
         self.killCount = killCount
@@ -124,7 +127,13 @@ public struct CrashTestResult: Sendable {
     public var forwardingElapsed: Duration
     public var elapsed: Duration
 
-    public var duplicateLimit: Int { kills.count * uploadConcurrency }
+    /// Answers the fault plan dropped after the server stored the upload, from its journal.
+    public var responsesLostAfterCommit: Int
+    /// Requests whose answer the fault plan decided.
+    public var faultedRequests: Int
+
+    /// Each kill may cost the uploads in flight, each lost answer one more upload.
+    public var duplicateLimit: Int { kills.count * uploadConcurrency + responsesLostAfterCommit }
     public var passed: Bool { problems.isEmpty }
 
     public func killCount(in phase: CrashPhase) -> Int { kills.filter { $0.phase == phase }.count }
@@ -165,7 +174,9 @@ public struct CrashTest: Sendable {
         progress(.generated(summary, elapsed: generationElapsed))
 
         let server = try await MockSFMServer.start(
-            configuration: MockSFM.Configuration(journalCapacity: 1000, seed: options.seed, retainsReportText: false))
+            configuration: MockSFM.Configuration(journalCapacity: Self.journalCapacity(for: options), seed: options.seed,
+                                                 retainsReportText: false),
+            faultPlan: options.faultPlan)
         progress(.serverStarted(url: server.baseURL))
         var run = CrashRun(options: options, root: root, statePath: statePath, mock: server.mock,
                            expectedDigests: Set(manifest.compactMap(\.digest)))
@@ -190,7 +201,13 @@ public struct CrashTest: Sendable {
             lostEvents: verdict.lostEvents, lostReports: verdict.lostReports, finalStateRecords: run.finalStateRecords,
             serverRequests: server.mock.stats().requests, finalExitStatus: run.finalExitStatus,
             problems: run.problems + verdict.problems, generationElapsed: generationElapsed,
-            forwardingElapsed: run.forwardingElapsed, elapsed: ContinuousClock.now - startedAt)
+            forwardingElapsed: run.forwardingElapsed, elapsed: ContinuousClock.now - startedAt,
+            responsesLostAfterCommit: verdict.responsesLostAfterCommit, faultedRequests: server.mock.stats().faultedRequests)
+    }
+
+    /// With faults, the journal must hold every request to count the answers lost after commit.
+    static func journalCapacity(for options: CrashTestOptions) -> Int {
+        options.faultPlan.rules.isEmpty ? 1000 : 10_000_000
     }
 
     /// A new, empty folder under the system's temporary folder.
