@@ -59,6 +59,17 @@ struct CrashTests {
         #expect(result.finalExitStatus == 0)
     }
 
+    @Test("Crash: the fault plan the README runs decodes, with faults before and after the server stores")
+    func documentedFaultPlanDecodes() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/fault-plans/crash.json")
+        let plan = try FaultPlan(json: Data(contentsOf: path))
+        #expect(plan.seed == nil, "the crash seed decides the draws")
+        #expect(plan.rules.contains { $0.afterStore == true })
+        #expect(plan.rules.contains { $0.afterStore != true && $0.fault == .connectionReset })
+        #expect(plan.rules.contains { if case .delay = $0.fault { true } else { false } })
+    }
+
     @Test("Crash: a forwarder that records an event before the server accepted it fails the verdict")
     func recordBeforeAcceptanceIsCaught() async throws {
         // Records one event of the folder, then runs the real forwarder, which therefore never
