@@ -164,9 +164,10 @@ public struct SoakTest: Sendable {
         var problems = run.problems + verdict.problems
         let growth = options.growthRule.assess(run.samples)
         if let growth {
-            for (name, measure, unit) in [("resident memory", growth.resident, "kB"), ("open descriptors", growth.descriptors, "")] where !measure.withinAllowance {
-                problems.append("\(name) grew from a median of \(Self.number(measure.baseline))\(unit.isEmpty ? "" : " " + unit) "
-                    + "after warm-up to \(Self.number(measure.end)) at the end (+\(Self.number(measure.growthPercent)) %), "
+            let measures = [("resident memory (kB)", growth.resident), ("open descriptors", growth.descriptors)]
+            for (name, measure) in measures where !measure.withinAllowance {
+                problems.append("\(name) grew from a median of \(Self.number(measure.baseline)) after warm-up to "
+                    + "\(Self.number(measure.end)) at the end (+\(Self.number(measure.growthPercent)) %), "
                     + "more than the \(Self.number(measure.allowance)) allowed")
             }
         } else {

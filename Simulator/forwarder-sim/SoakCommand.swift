@@ -141,7 +141,8 @@ struct SoakCommand: AsyncParsableCommand {
             case .sampled(let sample):
                 sampling.update(done: min(sample.pass, passes), total: passes)
             case .draining(let serverEvents, let expected):
-                FileHandle.standardError.write(Data("  draining: server \(BenchFormat.grouped(serverEvents))/\(BenchFormat.grouped(expected)) events\n".utf8))
+                let line = "  draining: server \(BenchFormat.grouped(serverEvents))/\(BenchFormat.grouped(expected)) events\n"
+                FileHandle.standardError.write(Data(line.utf8))
             case .stopped(let status):
                 print("stopped with SIGTERM: " + (status.map { "exit \($0)" } ?? "did not exit"))
             }
