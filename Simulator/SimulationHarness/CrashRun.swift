@@ -132,13 +132,18 @@ struct CrashRun {
         }
     }
 
+    /// Events the runs so far must have sent before their rate replaces the first guess: an
+    /// early kill that met a start-up and a few faulted uploads (two events in 0.6 s) would
+    /// otherwise set the next kill minutes away and leave most of the run without kills.
+    static let eventsToTrustMeasuredRate = 100
+
     /// A seeded kill moment: some within the first moments of a start, the rest spread so that
     /// the kills left cover the time the backlog left should take at the rate seen so far.
     private mutating func drawKillDelay(remainingKills: Int, serverEvents: Int) -> Duration {
         if random.chance(options.startupKillShare) {
             return (longestStartup.map { $0 * 1.5 } ?? options.startupWindow) * random.unitInterval()
         }
-        let measuredRate = aliveTime > .milliseconds(500) && eventsGainedWhileAlive > 0
+        let measuredRate = aliveTime > .milliseconds(500) && eventsGainedWhileAlive >= Self.eventsToTrustMeasuredRate
             ? Double(eventsGainedWhileAlive) / aliveTime.secondsValue : options.expectedEventsPerSecond
         let remainingEvents = max(0, expectedDigests.count - serverEvents)
         let meanGap = max(options.minimumKillGap.secondsValue,
