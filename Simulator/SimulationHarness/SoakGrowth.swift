@@ -11,16 +11,21 @@ public struct SoakSample: Sendable, Hashable {
     public var pass: Int
     /// Since the forwarder started.
     public var elapsed: Duration
-    /// `VmRSS` of `/proc/PID/status`.
+    /// `VmRSS` of `/proc/PID/status`: what the verdict judges.
     public var residentKilobytes: Int
+    /// `RssAnon` of `/proc/PID/status`: the heap and stacks without the executable's pages, which
+    /// come and go with the machine's memory pressure; shown to tell a leak from paging.
+    public var anonymousKilobytes: Int
     /// Entries of `/proc/PID/fd`.
     public var openDescriptors: Int
     public var serverEvents: Int
 
-    public init(pass: Int, elapsed: Duration, residentKilobytes: Int, openDescriptors: Int, serverEvents: Int) {
+    public init(pass: Int, elapsed: Duration, residentKilobytes: Int, anonymousKilobytes: Int = 0, openDescriptors: Int,
+                serverEvents: Int) {
         self.pass = pass
         self.elapsed = elapsed
         self.residentKilobytes = residentKilobytes
+        self.anonymousKilobytes = anonymousKilobytes
         self.openDescriptors = openDescriptors
         self.serverEvents = serverEvents
     }
@@ -103,9 +108,14 @@ public struct SoakGrowthRule: Sendable, Hashable {
 /// Reads a process's resident memory and open descriptors from `/proc` (Linux only).
 public enum ProcessSampler {
     /// `VmRSS` in kilobytes, nil when the process is gone or `/proc` has no such line.
-    public static func residentKilobytes(of pid: pid_t) -> Int? {
+    public static func residentKilobytes(of pid: pid_t) -> Int? { statusKilobytes("VmRSS:", of: pid) }
+
+    /// `RssAnon` in kilobytes, nil when the process is gone or `/proc` has no such line.
+    public static func anonymousKilobytes(of pid: pid_t) -> Int? { statusKilobytes("RssAnon:", of: pid) }
+
+    private static func statusKilobytes(_ key: String, of pid: pid_t) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return nil }
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return nil }
         return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
     }
 

@@ -93,7 +93,9 @@ struct SoakRun {
                   let descriptors = ProcessSampler.openDescriptors(of: process.pid) else { continue }
             // Passes that finished since the last look share one sample: the process is the same.
             let sample = SoakSample(pass: passesFinished, elapsed: ContinuousClock.now - process.startedAt,
-                                    residentKilobytes: resident, openDescriptors: descriptors, serverEvents: mock.eventCount)
+                                    residentKilobytes: resident,
+                                    anonymousKilobytes: ProcessSampler.anonymousKilobytes(of: process.pid) ?? 0,
+                                    openDescriptors: descriptors, serverEvents: mock.eventCount)
             samples.append(sample)
             progress(.sampled(sample))
         }

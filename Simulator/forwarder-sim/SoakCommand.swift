@@ -160,10 +160,11 @@ struct SoakCommand: AsyncParsableCommand {
 
     static func printReport(_ result: SoakTestResult, every: Int, rule: SoakGrowthRule) {
         print("")
-        print("   pass   elapsed    RSS MB   fds   server events")
+        print("   pass   elapsed    RSS MB  anon MB   fds   server events")
         for (index, sample) in result.samples.enumerated() where index % every == 0 || index == result.samples.count - 1 {
             print(pad(String(sample.pass), 7) + pad(BenchFormat.duration(sample.elapsed), 10)
                 + pad(BenchFormat.decimal(Double(sample.residentKilobytes) / 1024, places: 1), 10)
+                + pad(BenchFormat.decimal(Double(sample.anonymousKilobytes) / 1024, places: 1), 9)
                 + pad(String(sample.openDescriptors), 6) + pad(BenchFormat.grouped(sample.serverEvents), 16))
         }
         print("")

@@ -28,6 +28,7 @@ struct SoakTests {
         #expect(result.samples.last?.pass ?? 0 >= 30)
         #expect(result.samples.count >= SoakGrowthRule().minimumSampleCount(forPasses: 30))
         #expect(result.samples.allSatisfy { $0.residentKilobytes > 0 && $0.openDescriptors > 2 })
+        #expect(result.samples.allSatisfy { $0.anonymousKilobytes > 0 && $0.anonymousKilobytes < $0.residentKilobytes })
         #expect(result.resident?.withinAllowance == true)
         #expect(result.descriptors?.withinAllowance == true)
         #expect(result.arrivalRounds >= 1, "events arrived while the forwarder ran")
