@@ -39,12 +39,15 @@ public struct CrashTestOptions: Sendable {
     /// Where the folder, state, config and logs go, left in place for the caller; when nil, a
     /// new temporary folder removed at the end.
     public var workFolder: String?
+    /// What goes wrong at the server meanwhile (the mock's fault plan); none by default.
+    public var faultPlan: FaultPlan
 
     public init(seed: UInt64, eventCount: Int = 20_000, killCount: Int = 20, uploadConcurrency: Int = 4,
                 forwarderExecutable: String, forwardsPerPassLimit: Int = 500, passInterval: Duration = .milliseconds(200),
                 expectedEventsPerSecond: Double = 1000, startupKillShare: Double = 0.2,
                 startupWindow: Duration = .milliseconds(100), compactionKillShare: Double = 0.25, minimumKillGap: Duration = .milliseconds(300),
-                drainTimeout: Duration = .seconds(600), workFolder: String? = nil) {
+                drainTimeout: Duration = .seconds(600), workFolder: String? = nil, faultPlan: FaultPlan = .none) {
+        self.faultPlan = faultPlan
         self.seed = seed
         self.eventCount = eventCount
         self.killCount = killCount
@@ -124,7 +127,13 @@ public struct CrashTestResult: Sendable {
     public var forwardingElapsed: Duration
     public var elapsed: Duration
 
-    public var duplicateLimit: Int { kills.count * uploadConcurrency }
+    /// Answers the fault plan dropped after the server stored the upload, from its journal.
+    public var responsesLostAfterCommit: Int
+    /// Requests whose answer the fault plan decided.
+    public var faultedRequests: Int
+
+    /// Each kill may cost the uploads in flight, each lost answer one more upload.
+    public var duplicateLimit: Int { kills.count * uploadConcurrency + responsesLostAfterCommit }
     public var passed: Bool { problems.isEmpty }
 
     public func killCount(in phase: CrashPhase) -> Int { kills.filter { $0.phase == phase }.count }
@@ -165,7 +174,9 @@ public struct CrashTest: Sendable {
         progress(.generated(summary, elapsed: generationElapsed))
 
         let server = try await MockSFMServer.start(
-            configuration: MockSFM.Configuration(journalCapacity: 1000, seed: options.seed, retainsReportText: false))
+            configuration: MockSFM.Configuration(journalCapacity: Self.journalCapacity(for: options), seed: options.seed,
+                                                 retainsReportText: false),
+            faultPlan: options.faultPlan)
         progress(.serverStarted(url: server.baseURL))
         var run = CrashRun(options: options, root: root, statePath: statePath, mock: server.mock,
                            expectedDigests: Set(manifest.compactMap(\.digest)))
@@ -190,7 +201,13 @@ public struct CrashTest: Sendable {
             lostEvents: verdict.lostEvents, lostReports: verdict.lostReports, finalStateRecords: run.finalStateRecords,
             serverRequests: server.mock.stats().requests, finalExitStatus: run.finalExitStatus,
             problems: run.problems + verdict.problems, generationElapsed: generationElapsed,
-            forwardingElapsed: run.forwardingElapsed, elapsed: ContinuousClock.now - startedAt)
+            forwardingElapsed: run.forwardingElapsed, elapsed: ContinuousClock.now - startedAt,
+            responsesLostAfterCommit: verdict.responsesLostAfterCommit, faultedRequests: server.mock.stats().faultedRequests)
+    }
+
+    /// With faults, the journal must hold every request to count the answers lost after commit.
+    static func journalCapacity(for options: CrashTestOptions) -> Int {
+        options.faultPlan.rules.isEmpty ? 1000 : 10_000_000
     }
 
     /// A new, empty folder under the system's temporary folder.
@@ -201,320 +218,5 @@ public struct CrashTest: Sendable {
             throw ForwarderProcessError(detail: "cannot create a temporary folder: \(String(cString: strerror(errno)))")
         }
         return String(cString: created)
-    }
-}
-
-/// The state of one crash test between its steps: the child, the kills so far, what broke.
-struct CrashRun {
-    let options: CrashTestOptions
-    let root: String
-    let statePath: String
-    let mock: MockSFM
-    let expectedDigests: Set<EventDigest>
-    var configPath: String { root + "/config.ini" }
-    var kills: [CrashKill] = []
-    var problems: [String] = []
-    var finalStateRecords: Int?
-    var finalExitStatus: Int32?
-    var forwardingElapsed: Duration = .zero
-    /// A kill left a state that does not load: nothing after it can be checked.
-    private(set) var stateUnloadable = false
-    private var child: ForwarderProcess?
-    private var runCount = 0
-    private var aliveTime: Duration = .zero
-    private var eventsGainedWhileAlive = 0
-    private var lastStateRecords = 0
-    private var random: SeededRandom
-    private var firstStart: ContinuousClock.Instant?
-    /// The longest time from a start to `state loaded` seen so far.
-    private var longestStartup: Duration?
-
-    init(options: CrashTestOptions, root: String, statePath: String, mock: MockSFM, expectedDigests: Set<EventDigest>) {
-        self.options = options
-        self.root = root
-        self.statePath = statePath
-        self.mock = mock
-        self.expectedDigests = expectedDigests
-        random = SeededRandom(seed: options.seed).derived("crash-kills")
-    }
-
-    /// The forwarder's settings: every pass quick, every file already settled, logs as JSON lines.
-    func writeConfig(folderPath: String, serverURL: String) throws {
-        let lines = [
-            "[forwarder]",
-            "SERIES3_PATH = \(folderPath)",
-            "SFM_FORWARD_ENABLED = true",
-            "SFM_URL = \(serverURL)",
-            "SFM_STATE_FILE = \(statePath)",
-            "SFM_FORWARD_INTERVAL_SECONDS = \(options.passInterval.secondsValue)",
-            "SFM_MAX_FORWARDS_PER_PASS = \(options.forwardsPerPassLimit)",
-            "SFM_QUIESCENCE_SECONDS = 1",
-            "SFM_MISSING_REPORT_GRACE_SECONDS = 1",
-            "MAX_EVENT_AGE_DAYS = 36500",
-            "SFM_HTTP_TIMEOUT_SECONDS = 60",
-            "SFM_LOG_FORMAT = json",
-        ]
-        try (lines.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
-    }
-
-    /// The parent's environment without any forwarder setting, plus the upload concurrency.
-    var childEnvironment: [String: String] {
-        let known = Set(SettingsResolver.Key.allCases.map(\.rawValue))
-        var environment = ProcessInfo.processInfo.environment.filter { !known.contains($0.key) }
-        environment[SettingsResolver.Key.uploadConcurrency.rawValue] = "\(options.uploadConcurrency)"
-        return environment
-    }
-
-    mutating func startChild() throws {
-        runCount += 1
-        let process = try ForwarderProcess.start(
-            executable: options.forwarderExecutable, arguments: ["run", "--config", configPath],
-            environment: childEnvironment, logPath: root + "/run-\(runCount).log")
-        if firstStart == nil { firstStart = process.startedAt }
-        child = process
-    }
-
-    /// Kills the child if one runs; used when the test itself fails half-way.
-    mutating func stopChild() async {
-        if let child { _ = await child.killAndReap() }
-        child = nil
-    }
-
-    /// `killCount` times: start, wait a seeded moment, SIGKILL, check the state.
-    mutating func killAndRestart(progress: @Sendable (CrashTestProgress) -> Void) async throws {
-        guard options.killCount > 0 else { return }
-        for number in 1...options.killCount {
-            let compactionFileBefore = Self.fileIdentity(statePath + ".tmp")
-            let serverEventsBefore = mock.eventCount
-            try startChild()
-            guard let child else { return }
-            let delay = drawKillDelay(remainingKills: options.killCount - number + 1, serverEvents: serverEventsBefore)
-            let aimedAtCompaction = random.chance(options.compactionKillShare)
-            if aimedAtCompaction {
-                while ContinuousClock.now < child.startedAt + delay,
-                      Self.fileIdentity(statePath + ".tmp") == compactionFileBefore {
-                    try await Task.sleep(for: .milliseconds(1))
-                }
-            } else {
-                try await Task.sleep(until: child.startedAt + delay, clock: .continuous)
-            }
-            if let status = child.exitStatusIfEnded() {
-                problems.append("run \(runCount) exited by itself with status \(status) before kill \(number): "
-                    + Self.logTail(child.logPath))
-            }
-            _ = await child.killAndReap()
-            let killedAfter = ContinuousClock.now - child.startedAt
-            self.child = nil
-            let serverEvents = mock.eventCount
-            aliveTime += killedAfter
-            eventsGainedWhileAlive += max(0, serverEvents - serverEventsBefore)
-
-            let compactionFileAfter = Self.fileIdentity(statePath + ".tmp")
-            if let startup = Self.startupDuration(ofLog: child.logPath, startedAt: child.startedAtWallClock) {
-                longestStartup = max(longestStartup ?? .zero, startup)
-            }
-            let duringCompaction = compactionFileAfter != nil && compactionFileAfter != compactionFileBefore
-            var kill = CrashKill(number: number, delay: killedAfter, phase: Self.phase(ofLog: child.logPath),
-                                 aimedAtCompaction: aimedAtCompaction, duringCompaction: duringCompaction,
-                                 tornJournalBytes: 0, stateRecords: nil, serverEvents: serverEvents)
-            checkState(after: &kill)
-            kills.append(kill)
-            progress(.killed(kill))
-            if stateUnloadable { return }
-        }
-    }
-
-    /// A seeded kill moment: some within the first moments of a start, the rest spread so that
-    /// the kills left cover the time the backlog left should take at the rate seen so far.
-    private mutating func drawKillDelay(remainingKills: Int, serverEvents: Int) -> Duration {
-        if random.chance(options.startupKillShare) {
-            return (longestStartup.map { $0 * 1.5 } ?? options.startupWindow) * random.unitInterval()
-        }
-        let measuredRate = aliveTime > .milliseconds(500) && eventsGainedWhileAlive > 0
-            ? Double(eventsGainedWhileAlive) / aliveTime.secondsValue : options.expectedEventsPerSecond
-        let remainingEvents = max(0, expectedDigests.count - serverEvents)
-        let meanGap = max(options.minimumKillGap.secondsValue,
-                          Double(remainingEvents) / max(measuredRate, 1) / Double(max(1, remainingKills)))
-        return .milliseconds(Int64(2 * meanGap * random.unitInterval() * 1000))
-    }
-
-    /// Loads the state read-only as `status` does and compares it with the server; a state
-    /// that does not load ends the test.
-    private mutating func checkState(after kill: inout CrashKill) {
-        let store: FileStateStore
-        do {
-            store = try FileStateStore(path: statePath, readOnly: true)
-        } catch {
-            problems.append("after kill \(kill.number) the state does not load: \(error)")
-            stateUnloadable = true
-            return
-        }
-        let records = store.allRecords()
-        kill.stateRecords = records.count
-        kill.tornJournalBytes = store.loadSummary.tornTailBytes
-        if records.count < lastStateRecords {
-            problems.append("after kill \(kill.number) the state holds \(records.count) records, "
-                + "fewer than the \(lastStateRecords) it held before: a kill lost records")
-        }
-        lastStateRecords = max(lastStateRecords, records.count)
-        let atServer = Set(mock.events().map(\.binaryDigest))
-        let unaccepted = records.filter { !atServer.contains($0.digest.hex) }
-        if let first = unaccepted.first {
-            problems.append("after kill \(kill.number) the state holds \(unaccepted.count) records the server never "
-                + "received, e.g. \(first.fileName): recorded before the server accepted")
-        }
-        let foreign = records.filter { !expectedDigests.contains($0.digest) }
-        if let first = foreign.first {
-            problems.append("after kill \(kill.number) the state holds \(foreign.count) digests that are not in the folder, "
-                + "e.g. \(first.fileName)")
-        }
-    }
-
-    /// Restarts once more, waits until the state records every binary, then stops the
-    /// forwarder with SIGTERM, which must end it with status 0.
-    mutating func drainAndStop(progress: @Sendable (CrashTestProgress) -> Void) async throws {
-        guard !stateUnloadable else { return }
-        try startChild()
-        guard let child else { return }
-        let deadline = ContinuousClock.now + options.drainTimeout
-        var drained = false
-        var lastShown = ContinuousClock.now
-        while ContinuousClock.now < deadline {
-            if let status = child.exitStatusIfEnded() {
-                problems.append("the final run exited by itself with status \(status): " + Self.logTail(child.logPath))
-                self.child = nil
-                return
-            }
-            // Read-only, as `status` reads it beside a running forwarder. The forwarder is done
-            // when it has recorded every binary; whether the server has them is the verdict's to say.
-            let stateRecords = (try? FileStateStore(path: statePath, readOnly: true).count) ?? 0
-            if stateRecords >= expectedDigests.count {
-                drained = true
-                break
-            }
-            if ContinuousClock.now - lastShown >= .seconds(1) {
-                progress(.draining(serverEvents: mock.eventCount, stateRecords: stateRecords, expected: expectedDigests.count))
-                lastShown = ContinuousClock.now
-            }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        if !drained {
-            problems.append("the forwarder did not send and record every event within \(options.drainTimeout) "
-                + "after the last restart")
-        }
-        child.send(SIGTERM)
-        finalExitStatus = await child.waitForExit(timeout: .seconds(60))
-        self.child = nil
-        if let firstStart { forwardingElapsed = ContinuousClock.now - firstStart }
-        progress(.stopped(exitStatus: finalExitStatus))
-        if finalExitStatus == nil {
-            _ = await child.killAndReap()
-            problems.append("SIGTERM did not stop the forwarder within 60 s")
-        } else if finalExitStatus != 0 {
-            problems.append("SIGTERM ended the forwarder with status \(finalExitStatus!), not 0: " + Self.logTail(child.logPath))
-        }
-        do {
-            let store = try FileStateStore(path: statePath, readOnly: true)
-            let digests = Set(store.allRecords().map(\.digest))
-            finalStateRecords = digests.count
-            if digests != expectedDigests {
-                problems.append("the final state holds \(digests.count) binaries, \(digests.subtracting(expectedDigests).count) "
-                    + "not in the folder and \(expectedDigests.subtracting(digests).count) missing; the folder has "
-                    + "\(expectedDigests.count)")
-            }
-        } catch {
-            problems.append("the final state does not load: \(error)")
-        }
-    }
-
-    /// `event-forwarder status --json`, the operator's view, must load the state and count it.
-    mutating func checkStatusCommand() async throws {
-        guard !stateUnloadable else { return }
-        let outputPath = root + "/status.json"
-        let process = try ForwarderProcess.start(
-            executable: options.forwarderExecutable, arguments: ["status", "--json", "--config", configPath],
-            environment: childEnvironment, logPath: outputPath, errorPath: root + "/status.log")
-        let status = await process.waitForExit(timeout: .seconds(120))
-        guard status == 0 else {
-            if status == nil { _ = await process.killAndReap() }
-            problems.append("event-forwarder status --json ended with \(status.map { "status \($0)" } ?? "no exit in 120 s"): "
-                + Self.logTail(root + "/status.log"))
-            return
-        }
-        guard let reply = try? JSONDecoder().decode(ForwarderStatus.self, from: Data(contentsOf: URL(fileURLWithPath: outputPath))) else {
-            problems.append("event-forwarder status --json printed no status: " + Self.logTail(outputPath))
-            return
-        }
-        if let finalStateRecords, reply.recordedEvents != finalStateRecords {
-            problems.append("event-forwarder status counts \(reply.recordedEvents) records, the state holds \(finalStateRecords)")
-        }
-    }
-
-    /// Events lost, reports lost and re-sends, from what the server holds.
-    func verdict(manifest: [ManifestEntry]) -> (lostEvents: Int, lostReports: Int, duplicates: Int, problems: [String]) {
-        let stored = mock.events()
-        let byName = Dictionary(stored.map { ($0.binaryName, $0) }, uniquingKeysWith: { first, _ in first })
-        // Identical bytes under a second name are uploaded once, under the first name.
-        let byDigest = Dictionary(stored.map { ($0.binaryDigest, $0) }, uniquingKeysWith: { first, _ in first })
-        var lostEvents: [String] = []
-        var lostReports: [String] = []
-        for entry in manifest {
-            guard let event = byName[entry.binary] ?? byDigest[entry.sha256] else {
-                lostEvents.append(entry.binary)
-                continue
-            }
-            if entry.report != nil, event.reportName == nil { lostReports.append(entry.binary) }
-        }
-        let duplicates = stored.reduce(0) { $0 + max(0, $1.uploadCount - 1) }
-        var problems: [String] = []
-        if !lostEvents.isEmpty {
-            problems.append("\(lostEvents.count) events never reached the server, e.g. \(lostEvents.prefix(3).joined(separator: ", "))")
-        }
-        if !lostReports.isEmpty {
-            problems.append("\(lostReports.count) events are at the server without their report, "
-                + "e.g. \(lostReports.prefix(3).joined(separator: ", "))")
-        }
-        let limit = kills.count * options.uploadConcurrency
-        if duplicates > limit {
-            problems.append("the server saw \(duplicates) re-sends, more than kills × concurrency = \(limit)")
-        }
-        return (lostEvents.count, lostReports.count, duplicates, problems)
-    }
-
-    /// Where the forwarder was when it died: its last JSON log line says.
-    static func phase(ofLog path: String) -> CrashPhase {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8), text.contains("\"state loaded\"") else {
-            return .startup
-        }
-        let lastMessage = text.split(separator: "\n").reversed().lazy.compactMap { line -> String? in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-            return object["message"] as? String
-        }.first
-        return lastMessage == "pass finished" ? .betweenPasses : .pass
-    }
-
-    /// Time from `startedAt` to the `state loaded` line of a log, when it has one.
-    static func startupDuration(ofLog path: String, startedAt: Date) -> Duration? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.contains("\"state loaded\"") }),
-              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let time = object["time"] as? String else { return nil }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        guard let loadedAt = formatter.date(from: time) else { return nil }
-        return .milliseconds(Int64(max(0, loadedAt.timeIntervalSince(startedAt)) * 1000))
-    }
-
-    /// The last lines of a log, for a failure message.
-    static func logTail(_ path: String) -> String {
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").suffix(3).joined(separator: " | ")
-    }
-
-    /// Inode, size and modification time of a file, or nil when it does not exist.
-    static func fileIdentity(_ path: String) -> [Int64]? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return [Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec)]
     }
 }

@@ -20,8 +20,11 @@ struct CrashCommand: AsyncParsableCommand {
         the first moments after a start, the rest spread over the expected run), checks that the state \
         loads and holds only what the server has, and restarts it. Then it lets the forwarder finish, stops \
         it with SIGTERM (exit 0 expected) and checks: every event at the server with its report, the \
-        state holding exactly the folder's binaries, and re-sends at most kills × concurrency. Exit 1 \
-        with the replay command when a rule broke. Use a release build for realistic timing.
+        state holding exactly the folder's binaries, and re-sends at most kills × concurrency. With \
+        --faults the mock also follows a fault plan (the format of `serve --faults`, docs/MOCK-SFM.md): \
+        re-sends may then also be the responses the plan dropped after the server stored the upload, \
+        counted from the mock's journal. Exit 1 with the replay command when a rule broke. Use a \
+        release build for realistic timing.
         """)
 
     @Option(help: "The seed of the folder and the kill moments (default: from the clock, printed).")
@@ -45,6 +48,10 @@ struct CrashCommand: AsyncParsableCommand {
     @Option(help: "Seconds the forwarder may take to finish after the last restart.")
     var drainTimeout: Double = 600
 
+    @Option(name: [.customLong("faults"), .customLong("fault-plan")],
+            help: "Fault plan JSON file for the mock SFM (as `serve --faults`); its seed defaults to --seed.")
+    var faultPlanPath: String?
+
     @Flag(help: "Keep the temporary folder (folder, state, config, one log per run) and print where it is.")
     var keep = false
 
@@ -61,6 +68,8 @@ struct CrashCommand: AsyncParsableCommand {
         print("seed: \(chosenSeed)")
         let replay = "forwarder-sim crash --seed \(chosenSeed) --events \(events) --kills \(kills) "
             + "--concurrency \(concurrency) --max-forwards-per-pass \(maxForwardsPerPass)"
+            + (faultPlanPath.map { " --faults \($0)" } ?? "")
+        let faultPlan = try faultPlanPath.map(Self.loadFaultPlan) ?? .none
         guard let executable = forwarder ?? BenchRunner.forwarderExecutable else {
             throw ValidationError("event-forwarder was not built beside forwarder-sim; build it or give --forwarder PATH.")
         }
@@ -68,6 +77,9 @@ struct CrashCommand: AsyncParsableCommand {
             throw ValidationError("--forwarder \(executable) is not an executable file.")
         }
         print("forwarder: \(executable) (forwarder-sim build: \(BuildKind.current))")
+        if let faultPlanPath {
+            print("faults: \(faultPlanPath): \(faultPlan.rules.map(\.name).joined(separator: ", ")) (seed \(faultPlan.seed ?? chosenSeed))")
+        }
         // Owned here rather than by the harness, so the summary is printed before the (slow)
         // removal of hundreds of megabytes.
         let workFolder = try CrashTest.makeTemporaryFolder()
@@ -84,7 +96,7 @@ struct CrashCommand: AsyncParsableCommand {
             seed: chosenSeed, eventCount: events, killCount: kills, uploadConcurrency: concurrency,
             forwarderExecutable: executable, forwardsPerPassLimit: maxForwardsPerPass,
             expectedEventsPerSecond: BuildKind.current == "release" ? 1500 : 40,
-            drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), workFolder: workFolder)
+            drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), workFolder: workFolder, faultPlan: faultPlan)
         let generation = ForwarderIO.ProgressLine(label: "generating")
         let result = try await CrashTest(options).run { event in
             switch event {
@@ -124,7 +136,14 @@ struct CrashCommand: AsyncParsableCommand {
         let phases = CrashPhase.allCases.map { "\(result.killCount(in: $0)) \($0.rawValue)" }.joined(separator: ", ")
         let compactions = result.kills.filter(\.duringCompaction).count
         print("kills: \(result.kills.count) (\(phases); \(compactions) during compaction)")
-        print("duplicates: \(result.duplicates) (limit kills × concurrency = \(result.duplicateLimit))")
+        if faultPlanPath != nil {
+            print("faults: \(BenchFormat.grouped(result.faultedRequests)) requests faulted, "
+                + "\(result.responsesLostAfterCommit) responses lost after commit")
+            print("duplicates: \(result.duplicates) (limit kills × concurrency + responses lost after commit = "
+                + "\(result.kills.count) × \(result.uploadConcurrency) + \(result.responsesLostAfterCommit) = \(result.duplicateLimit))")
+        } else {
+            print("duplicates: \(result.duplicates) (limit kills × concurrency = \(result.duplicateLimit))")
+        }
         print("lost: \(result.lostEvents) events, \(result.lostReports) reports")
         print("state: \(result.finalStateRecords.map { BenchFormat.grouped($0) } ?? "not loaded") records, "
             + "server requests: \(BenchFormat.grouped(result.serverRequests))")
@@ -137,6 +156,19 @@ struct CrashCommand: AsyncParsableCommand {
             print("replay: \(replay)")
             print("verdict: FAIL")
             throw ExitCode(1)
+        }
+    }
+}
+
+extension CrashCommand {
+    /// The plan in `path`; a file that cannot be read or decoded ends the command with status 2,
+    /// naming the flag, the file and what is wrong.
+    static func loadFaultPlan(_ path: String) throws -> FaultPlan {
+        do {
+            return try FaultPlan(json: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            FileHandle.standardError.write(Data("forwarder-sim: --faults \(path): not a fault plan: \(error)\n".utf8))
+            throw ExitCode(2)
         }
     }
 }

@@ -7,6 +7,6 @@ struct ForwarderSim: AsyncParsableCommand {
         commandName: "forwarder-sim",
         abstract: "Blastware folder generator, mock SFM server and end-to-end simulation.",
         subcommands: [GenerateCommand.self, PackCommand.self, UnpackCommand.self, ServeCommand.self, RunCommand.self,
-                      DemoCommand.self, BenchCommand.self, CrashCommand.self, FleetCommand.self]
+                      DemoCommand.self, BenchCommand.self, CrashCommand.self, SoakCommand.self, FleetCommand.self]
     )
 }

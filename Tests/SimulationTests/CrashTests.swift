@@ -1,3 +1,4 @@
+import ForwarderSimulation
 import Foundation
 import SimulationHarness
 import Testing
@@ -28,6 +29,45 @@ struct CrashTests {
         #expect(result.expectedRecords == 1000)
         #expect(result.finalExitStatus == 0, "SIGTERM ends the final run with status 0")
         #expect(result.passed)
+    }
+
+    @Test("Crash: SIGKILLs while the server resets, refuses, drops answers after commit and answers slowly lose nothing; re-sends stay within kills × concurrency + lost answers")
+    func killedDuringFaults() async throws {
+        let faults = FaultPlan(rules: [
+            FaultRule(name: "reset", fault: .connectionReset, probability: 0.03),
+            FaultRule(name: "busy", fault: .httpStatus(code: 503, retryAfterSeconds: 1), probability: 0.03),
+            FaultRule(name: "lost-after-commit", fault: .connectionReset, probability: 0.04, afterStore: true),
+            FaultRule(name: "slow", fault: .delay(.uniform(minimum: .milliseconds(20), maximum: .milliseconds(200))),
+                      probability: 0.2),
+        ])
+        let options = CrashTestOptions(seed: 7_013, eventCount: 400, killCount: 4, uploadConcurrency: 4,
+                                       forwarderExecutable: try forwarderExecutable(), expectedEventsPerSecond: 40,
+                                       drainTimeout: .seconds(180), faultPlan: faults)
+        let result = try await CrashTest(options).run()
+        print("crash test with faults: seed \(result.seed), \(result.kills.count) kills, \(result.faultedRequests) requests "
+            + "faulted, \(result.responsesLostAfterCommit) answers lost after commit, duplicates \(result.duplicates) "
+            + "of \(result.duplicateLimit) allowed, lost \(result.lostEvents)")
+        #expect(result.problems.isEmpty, "\(result.problems)")
+        #expect(result.kills.count == 4)
+        #expect(result.faultedRequests > 0, "the fault plan fired")
+        #expect(result.responsesLostAfterCommit > 0, "some answers were lost after the server committed")
+        #expect(result.duplicateLimit == 4 * 4 + result.responsesLostAfterCommit)
+        #expect(result.lostEvents == 0)
+        #expect(result.lostReports == 0)
+        #expect(result.duplicates <= result.duplicateLimit)
+        #expect(result.finalStateRecords == result.expectedRecords)
+        #expect(result.finalExitStatus == 0)
+    }
+
+    @Test("Crash: the fault plan the README runs decodes, with faults before and after the server stores")
+    func documentedFaultPlanDecodes() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/fault-plans/crash.json")
+        let plan = try FaultPlan(json: Data(contentsOf: path))
+        #expect(plan.seed == nil, "the crash seed decides the draws")
+        #expect(plan.rules.contains { $0.afterStore == true })
+        #expect(plan.rules.contains { $0.afterStore != true && $0.fault == .connectionReset })
+        #expect(plan.rules.contains { if case .delay = $0.fault { true } else { false } })
     }
 
     @Test("Crash: a forwarder that records an event before the server accepted it fails the verdict")
