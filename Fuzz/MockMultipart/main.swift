@@ -31,7 +31,7 @@ private func checkAllowed(_ file: ReceivedFile) {
     switch file.role {
     case .binary(let name):
         require(EventFileRules.isEventBinary(file.name), "\(file.name.debugDescription) read as a binary")
-        require(name == BlastwareEventName(parsing: file.name), "\(file.name.debugDescription) decoded as \(String(describing: name))")
+        require(name == SimEventName(parsing: file.name), "\(file.name.debugDescription) decoded as \(String(describing: name))")
     case .report:
         require(EventFileRules.isReportName(file.name) && !EventFileRules.isEventBinary(file.name),
                 "\(file.name.debugDescription) read as a report")

@@ -34,7 +34,8 @@ public struct CrashTestOptions: Sendable {
     public var compactionKillShare: Double
     /// Kill moments are never drawn from a range narrower than this.
     public var minimumKillGap: Duration
-    /// After the last restart, how long the forwarder may take to send and record the rest.
+    /// After the last restart, how long the forwarder may go without recording anything new
+    /// before the drain counts as stalled (a slow machine still makes progress; a stuck run does not).
     public var drainTimeout: Duration
     /// Where the folder, state, config and logs go, left in place for the caller; when nil, a
     /// new temporary folder removed at the end.

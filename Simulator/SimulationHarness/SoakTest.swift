@@ -29,7 +29,8 @@ public struct SoakTestOptions: Sendable {
     public var faultPlan: FaultPlan
     public var uploadConcurrency: Int
     public var growthRule: SoakGrowthRule
-    /// After the last sampled pass, how long the forwarder may take to send what arrived.
+    /// After the last sampled pass, how long the forwarder may go without progress (events at the
+    /// server, records in its state) before the drain counts as stalled.
     public var drainTimeout: Duration
     /// Where the folder, state, config and log go, left in place; a new temporary folder
     /// removed at the end when nil.

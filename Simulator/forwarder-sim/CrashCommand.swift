@@ -45,7 +45,7 @@ struct CrashCommand: AsyncParsableCommand {
     @Option(help: "The event-forwarder executable (default: the one beside this executable).")
     var forwarder: String?
 
-    @Option(help: "Seconds the forwarder may take to finish after the last restart.")
+    @Option(help: "Seconds the forwarder may go without recording anything new after the last restart.")
     var drainTimeout: Double = 600
 
     @Option(name: [.customLong("faults"), .customLong("fault-plan")],

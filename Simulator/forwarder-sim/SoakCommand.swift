@@ -70,7 +70,7 @@ struct SoakCommand: AsyncParsableCommand {
     @Option(help: "Show every k-th sample in the table (default: about 20 rows).")
     var every: Int?
 
-    @Option(help: "Seconds the forwarder may take to send the rest after the last sampled pass.")
+    @Option(help: "Seconds the forwarder may go without progress after the last sampled pass.")
     var drainTimeout: Double = 300
 
     @Option(help: "The event-forwarder executable (default: the one beside this executable).")
