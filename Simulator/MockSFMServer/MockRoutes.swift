@@ -22,7 +22,7 @@ enum MockRoutes {
     static func router(mock: MockSFM, archive: ReceivedFileArchive?,
                        hungConnections: OpenConnections) -> Router<MockRequestContext> {
         let router = Router(context: MockRequestContext.self)
-        router.post(RouterPath(ImportContract.path)) { request, context in
+        router.post(RouterPath(MockContract.importPath)) { request, context in
             try await importResponse(request, context: context, mock: mock, archive: archive,
                                      hungConnections: hungConnections)
         }

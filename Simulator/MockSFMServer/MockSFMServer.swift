@@ -26,7 +26,7 @@ public final class MockSFMServer: Sendable {
     public var baseURL: String { "http://\(host):\(port)" }
 
     /// The import endpoint's URL.
-    public var importURL: String { baseURL + ImportContract.path }
+    public var importURL: String { baseURL + MockContract.importPath }
 
     private init(mock: MockSFM, host: String, port: Int, serviceGroup: ServiceGroup,
                  runTask: Task<Void, any Error>, hungConnections: OpenConnections) {

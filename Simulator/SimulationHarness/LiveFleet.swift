@@ -194,7 +194,7 @@ public struct LiveFleet: Sendable {
                                 binaryName: binary?.name ?? "", binaryDigest: digest,
                                 hasReport: entry.files.contains { $0.role == "report" }, answer: answer, stored: entry.stored,
                                 alreadyHeld: row?.skipped == 1,
-                                clientOutcome: accepted ? row.map { .accepted($0) }
+                                clientOutcome: accepted ? row.map { .accepted($0.importFileResult) }
                                     : .failed(UploadProblem(kind: .transport, detail: "not accepted")))
         }
     }

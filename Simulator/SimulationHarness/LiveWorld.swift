@@ -186,7 +186,7 @@ public struct LiveWorld: Sendable {
         }
         await uploader.inner.shutdown()
         let mockStats = server.mock.stats()
-        var checker = SimulationChecker(policy: options.policy, eventNames: Set(manifest.map(\.binary)))
+        var checker = SimulationChecker(policy: options.policy, manifest: manifest)
         checker.checkState(store.allRecords(), uploads: uploader.uploads, seeded: seeded)
         if finished {
             checker.checkFinal(manifest: manifest, mock: server.mock, uploads: uploader.uploads, seeded: seeded,

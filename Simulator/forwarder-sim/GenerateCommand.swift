@@ -145,14 +145,14 @@ struct GenerateCommand: AsyncParsableCommand {
         let fields = parts.compactMap { $0 }
         guard (1...12).contains(fields[1]), (1...31).contains(fields[2]), (0...23).contains(fields[3]),
               (0...59).contains(fields[4]), (0...59).contains(fields[5]) else { return nil }
-        let civil = CivilDateTime(year: fields[0], month: fields[1], day: fields[2],
+        let civil = SimCivilTime(year: fields[0], month: fields[1], day: fields[2],
                                   hour: fields[3], minute: fields[4], second: fields[5])
         return FileTime(secondsSince1970: Int64(civil.secondsSince1985) + 473_385_600)
     }
 
     static func formatStart(_ time: FileTime) -> String {
         let seconds = time.nanosecondsSince1970 / 1_000_000_000 - 473_385_600
-        return CivilDateTime(secondsSince1985: Int(seconds)).description + "Z"
+        return SimCivilTime(secondsSince1985: Int(seconds)).description + "Z"
     }
 
     static func oneDecimal(_ value: Double) -> String {

@@ -42,7 +42,9 @@ public struct FileTime: Hashable, Comparable, Sendable, CustomStringConvertible 
     /// RFC 3339 in UTC with millisecond precision, e.g. `2026-05-08T10:11:12.345Z`.
     public var description: String {
         let seconds = nanosecondsSince1970.floorDividedInt64(by: 1_000_000_000)
-        let milliseconds = (nanosecondsSince1970 - seconds * 1_000_000_000) / 1_000_000
+        // From the remainder, not `seconds * 1e9`: that overflows for times before 1677-09-21.
+        let remainder = nanosecondsSince1970 % 1_000_000_000
+        let milliseconds = (remainder < 0 ? remainder + 1_000_000_000 : remainder) / 1_000_000
         let days = Int(seconds.floorDividedInt64(by: 86_400))
         let secondOfDay = Int(seconds - Int64(days) * 86_400)
         let (year, month, day) = CivilDateTime.civilDate(daysSinceEpoch: days)

@@ -35,8 +35,10 @@ public enum RetryAfter: Hashable, Sendable, CustomStringConvertible {
         case .delay(let delay):
             wait = delay
         case .at(let time):
-            let ahead = time - now
-            wait = ahead > Self.twoDigitYearHorizon ? .zero : ahead
+            // A date centuries away from `now` (1694 against 2026) overflows the difference;
+            // it is in the past or beyond the horizon, and either way means no wait.
+            let (ahead, overflowed) = time.nanosecondsSince1970.subtractingReportingOverflow(now.nanosecondsSince1970)
+            wait = overflowed || .nanoseconds(ahead) > Self.twoDigitYearHorizon ? .zero : .nanoseconds(ahead)
         }
         return max(.zero, min(wait, longest))
     }
@@ -105,14 +107,16 @@ enum HTTPDate {
         return time(year: year, month: month, day: day, timeOfDay: field(11..<19))
     }
 
-    /// Combines a checked calendar date with `HH:MM:SS`; nil when any part is out of range.
+    /// Combines a checked calendar date with `HH:MM:SS`; nil when any part is out of range,
+    /// the year included: a file time holds 1677 to 2262, and a four-digit year goes beyond.
     private static func time(year: Int, month: Int, day: Int, timeOfDay: String) -> FileTime? {
         let parts = timeOfDay.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3, let hour = number(parts[0], digits: 2), let minute = number(parts[1], digits: 2),
               let second = number(parts[2], digits: 2), hour <= 23, minute <= 59, second <= 60,
               (1...12).contains(month), (1...daysInMonth(year: year, month: month)).contains(day) else { return nil }
         let seconds = CivilDateTime.daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
-        return FileTime(secondsSince1970: Int64(seconds))
+        let (nanoseconds, overflowed) = Int64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflowed ? nil : FileTime(nanosecondsSince1970: nanoseconds)
     }
 
     /// Exactly `digits` ASCII digits.

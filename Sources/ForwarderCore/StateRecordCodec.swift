@@ -196,15 +196,19 @@ public enum StateRecordCodec {
             digits = digits.dropFirst()
             guard !digits.isEmpty else { return nil }
         }
+        // Accumulated with its sign, so that Int64.min, which the encoder writes for the
+        // earliest file time, reads back; its magnitude does not fit a positive Int64.
         var value: Int64 = 0
         for byte in digits {
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let digit = Int64(byte - UInt8(ascii: "0"))
             let (multiplied, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (added, overflow2) = multiplied.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            let (added, overflow2) = negative ? multiplied.subtractingReportingOverflow(digit)
+                : multiplied.addingReportingOverflow(digit)
             guard !overflow1, !overflow2 else { return nil }
             value = added
         }
-        return negative ? -value : value
+        return value
     }
 
     private static func unsigned(_ field: UnsafeBufferPointer<UInt8>) -> UInt64? {
@@ -236,11 +240,15 @@ public struct StateFileError: Error, Hashable, Sendable, CustomStringConvertible
     public var path: String
     public var kind: Kind
     public var detail: String
+    /// The OS error number of the failed call, when one failed (`ENOSPC`, `EROFS`, `EIO`…): it tells
+    /// a disk that refuses for now from a path that can never work.
+    public var errorNumber: Int32?
 
-    public init(path: String, kind: Kind, detail: String) {
+    public init(path: String, kind: Kind, detail: String, errorNumber: Int32? = nil) {
         self.path = path
         self.kind = kind
         self.detail = detail
+        self.errorNumber = errorNumber
     }
 
     public var description: String {

@@ -80,7 +80,8 @@ extension EventForwarder {
     func recordCircuitBreaker() throws {
         let count = min(consecutiveFailures, retryPolicy.circuitBreakerFailures)
         guard count != store.consecutiveFailures else { return }
-        try store.recordConsecutiveFailures(count)
+        let store = self.store
+        do { try store.recordConsecutiveFailures(count) } catch { try keepStateFailure(error) }
     }
 }
 

@@ -243,4 +243,29 @@ struct StateRecordCodecTests {
         #expect(FileTime(nanosecondsSince1970: 1_778_000_000_123_456_789).description == "2026-05-05T16:53:20.123Z")
         #expect(FileTime(nanosecondsSince1970: -1).description == "1969-12-31T23:59:59.999Z")
     }
+
+    /// Found writing the StateCodec fuzz target (its property: whatever loads can be shown) and
+    /// reproduced with it: a state line with such a time stopped `status` and the log.
+    @Test("Time: the earliest and latest file times print, without an overflow")
+    func fileTimeDescriptionAtTheEdges() {
+        #expect(FileTime(nanosecondsSince1970: .min).description == "1677-09-21T00:12:43.145Z")
+        #expect(FileTime(nanosecondsSince1970: .min + 1).description == "1677-09-21T00:12:43.145Z")
+        #expect(FileTime(nanosecondsSince1970: .max).description == "2262-04-11T23:47:16.854Z")
+    }
+
+    /// Found writing the StateCodec fuzz target (its properties: decode(encode(x)) == x, and the
+    /// codec accepts what the format allows) and reproduced with it: the encoder wrote Int64.min
+    /// and the decoder refused it, so the whole state failed to load.
+    @Test("State: the earliest and latest file times survive encoding")
+    func roundTripAtTheEdges() {
+        for nanoseconds in [Int64.min, Int64.min + 1, -1, Int64.max] {
+            var record = Self.record
+            record.forwardedAt = FileTime(nanosecondsSince1970: nanoseconds)
+            record.fingerprint?.modificationTime = FileTime(nanosecondsSince1970: nanoseconds)
+            #expect(decode(StateRecordCodec.encode(record)) == record, "\(nanoseconds)")
+        }
+        var tooSmall = StateRecordCodec.encode(Self.record)
+        tooSmall = tooSmall.replacingOccurrences(of: "\t1778000000123456789\t", with: "\t-9223372036854775809\t")
+        #expect(decode(tooSmall) == nil)
+    }
 }

@@ -47,6 +47,32 @@ struct RetryAfterTests {
         #expect(RetryAfter.parse(header) == nil)
     }
 
+    /// Found by `scripts/fuzz RetryAfter`: the year 3024 overflowed the nanosecond count and
+    /// stopped the forwarder.
+    @Test("Retry-After: a date beyond what a file time holds (before 1677, after 2262) is ignored, not a crash",
+          arguments: ["Thu, 29 Feb 3024 23:59:60 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 0000 00:00:00 GMT",
+                      "Fri, 12 Apr 2262 00:00:00 GMT", "Fri Dec 31 23:59:59 9999"])
+    func dateBeyondFileTime(header: String) {
+        #expect(RetryAfter.parse(header) == nil)
+    }
+
+    @Test("Retry-After: the last dates a file time holds still parse")
+    func dateAtFileTimeEdge() {
+        #expect(RetryAfter.parse("Fri, 11 Apr 2262 23:47:16 GMT") == .at(FileTime(secondsSince1970: 9_223_372_036)))
+        #expect(RetryAfter.parse("Tue, 21 Sep 1677 00:12:44 GMT") == .at(FileTime(secondsSince1970: -9_223_372_036)))
+    }
+
+    /// Found by `scripts/fuzz RetryAfter`: 1694 minus 2026 overflowed the nanosecond count.
+    @Test("Retry-After: a date centuries before or after the clock means no wait, not a crash")
+    func dateCenturiesAway() throws {
+        let longAgo = try #require(RetryAfter.parse("Sun Nov  6 08:49:37 1694"))
+        #expect(longAgo.wait(from: Self.now, longest: Self.day) == .zero)
+        let earliest = FileTime(nanosecondsSince1970: .min)
+        let latest = FileTime(nanosecondsSince1970: .max)
+        #expect(RetryAfter.at(earliest).wait(from: latest, longest: Self.day) == .zero)
+        #expect(RetryAfter.at(latest).wait(from: earliest, longest: Self.day) == .zero)
+    }
+
     @Test("Retry-After: delta-seconds too large for an integer is read as very long, then cut to the cap")
     func hugeDelay() throws {
         let parsed = try #require(RetryAfter.parse("99999999999999999999999999"))

@@ -56,15 +56,15 @@ struct BackPressureScenarioTests {
                             serverAskedToWaitUntil: seconds.map { now + .seconds($0) })
         }
         let uploads = [upload(names[0], pausedFor: 60), upload(names[1]), upload(names[2])]
-        var oneAtATime = SimulationChecker(policy: ScanPolicy(forwardsPerPassLimit: nil), eventNames: Set(names))
+        var oneAtATime = SimulationChecker(policy: ScanPolicy(forwardsPerPassLimit: nil), reportsByBinary: Dictionary(uniqueKeysWithValues: names.map { ($0, []) }))
         oneAtATime.checkPass(1, now: now, listing: listing, uploads: uploads, reorderWindow: 3)
         #expect(oneAtATime.violations.map(\.rule) == ["pause", "pause"])
 
-        var twoInFlight = SimulationChecker(policy: ScanPolicy(forwardsPerPassLimit: nil), eventNames: Set(names))
+        var twoInFlight = SimulationChecker(policy: ScanPolicy(forwardsPerPassLimit: nil), reportsByBinary: Dictionary(uniqueKeysWithValues: names.map { ($0, []) }))
         twoInFlight.checkPass(1, now: now, listing: listing, uploads: uploads, reorderWindow: 3, uploadConcurrency: 2)
         #expect(twoInFlight.violations.map(\.rule) == ["pause"], "one upload may already have been in flight")
 
-        var restarted = SimulationChecker(policy: ScanPolicy(forwardsPerPassLimit: nil), eventNames: Set(names))
+        var restarted = SimulationChecker(policy: ScanPolicy(forwardsPerPassLimit: nil), reportsByBinary: Dictionary(uniqueKeysWithValues: names.map { ($0, []) }))
         restarted.checkPass(1, now: now, listing: listing, uploads: [uploads[0]])
         restarted.forwarderRestarted()
         restarted.checkPass(2, now: now, listing: listing, uploads: [uploads[1]])

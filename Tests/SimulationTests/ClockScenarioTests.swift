@@ -58,9 +58,9 @@ struct ClockScenarioTests {
         scenario.folderEdits = { folder, plan in
             for event in plan.events {
                 let tenYears = 10 * 365 * 86_400
-                guard let old = BlastwareEventName(serialNumber: event.name.serialNumber,
-                                                   secondsSince1985: event.name.secondsSince1985 - tenYears,
-                                                   kind: event.name.kind) else { continue }
+                guard let old = SimEventName(serialNumber: event.name.serialNumber,
+                                             secondsSince1985: event.name.secondsSince1985 - tenYears,
+                                             kind: event.name.kind) else { continue }
                 let contents = try folder.readContents(of: event.binaryFileName) + Data("restored".utf8)
                 folder.create(old.fileName, contents: contents, modificationTime: event.binaryFinish)
             }

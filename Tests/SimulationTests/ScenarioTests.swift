@@ -163,8 +163,8 @@ struct ScenarioTests {
     func identicalBytes() async throws {
         let result = try await simulate(SimulationScenario(seed: 23, eventCount: 50, folderMode: .backlog, folderEdits: { folder, plan in
             let original = plan.events[0]
-            let copyName = BlastwareEventName(serialNumber: original.name.serialNumber,
-                                              secondsSince1985: original.name.secondsSince1985 + 1, kind: original.name.kind)!.fileName
+            let copyName = SimEventName(serialNumber: original.name.serialNumber,
+                                        secondsSince1985: original.name.secondsSince1985 + 1, kind: original.name.kind)!.fileName
             let bytes = try folder.readContents(of: original.binaryFileName)
             folder.create(copyName, contents: bytes, modificationTime: original.binaryFinish + .seconds(1))
         }))
@@ -242,14 +242,14 @@ struct CheckerTests {
             FolderEntry(name: "N844L20G_630H_ASCII.TXT", byteCount: 1, modificationTime: now - .seconds(100)),
             FolderEntry(name: older, byteCount: 1, modificationTime: now - .seconds(30)),
         ]
-        var checker = SimulationChecker(policy: ScanPolicy(), eventNames: [binary, older])
+        var checker = SimulationChecker(policy: ScanPolicy(), reportsByBinary: [binary: ["N844L20G_630H_ASCII.TXT"], older: []])
         checker.checkPass(1, now: now, listing: listing,
                           uploads: [upload(binary, report: nil, accepted: true), upload(older, report: nil, accepted: true),
                                     upload("Thumbs.db", report: nil, accepted: true)])
         let rules = Set(checker.violations.map(\.rule))
         #expect(rules == ["quiescence", "report-attached", "grace", "oldest-first", "noise"])
 
-        var concurrent = SimulationChecker(policy: ScanPolicy(), eventNames: [binary, older])
+        var concurrent = SimulationChecker(policy: ScanPolicy(), reportsByBinary: [binary: ["N844L20G_630H_ASCII.TXT"], older: []])
         let settledListing = listing.map { entry in
             var entry = entry
             entry.modificationTime = entry.modificationTime - .seconds(600)

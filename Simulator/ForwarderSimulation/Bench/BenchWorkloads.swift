@@ -36,13 +36,11 @@ public struct BenchFolder: Sendable {
     public func removeReports(keepingEvery keepEvery: Int) throws -> Int {
         var doomed = Set<String>()
         for (index, entry) in manifest.enumerated() where index % keepEvery != 0 {
-            for name in EventFileRules.reportNames(forBinary: entry.binary) {
-                doomed.insert(EventFileRules.caseFoldedKey(name))
-            }
+            doomed.formUnion(entry.reportsWritten)
         }
         var removed = 0
         for entry in try LocalEventFolder(path: path).listEntries()
-        where entry.kind == .regularFile && doomed.contains(EventFileRules.caseFoldedKey(entry.name)) {
+        where entry.kind == .regularFile && doomed.contains(entry.name) {
             guard unlink((path as NSString).appendingPathComponent(entry.name)) == 0 else {
                 throw FolderWriteError(path: entry.name, operation: "unlink", code: errno)
             }

@@ -68,7 +68,7 @@ struct AsciiReportText {
         field("MicL ZC Freq", zeroCrossingFrequency())
         field("MicL  Time of Peak", "\(Self.fixed(random.integer(in: 0...recordMilliseconds), decimals: 3)) sec")
         writeSensorChecks()
-        field("Calibration Date", Self.longDate(CivilDateTime(secondsSince1985: unit.calibrationSecondsSince1985)))
+        field("Calibration Date", Self.longDate(SimCivilTime(secondsSince1985: unit.calibrationSecondsSince1985)))
         writeMonitorLog(start: event.name.secondsSince1985 - random.integer(in: 3600...36_000), format: Self.longDate)
         field("PC SW Version", unit.pcSoftwareVersion)
         if event.includesSampleTable { writeWaveformTable(rowCount: recording.samplesPerChannel) }
@@ -78,7 +78,7 @@ struct AsciiReportText {
         let start = event.name.localTime
         let recording = event.recording
         let spanSeconds = Int(recording.recordDuration.wholeNanoseconds / 1_000_000_000)
-        let stop = CivilDateTime(secondsSince1985: event.name.secondsSince1985 + spanSeconds)
+        let stop = SimCivilTime(secondsSince1985: event.name.secondsSince1985 + spanSeconds)
         field("Serial Number", unit.unitSerial)
         field("Event Type", "Full Histogram")
         field("Histogram Start Date", Self.isoDate(start))
@@ -91,8 +91,8 @@ struct AsciiReportText {
         field("Units", "US")
         writeNotes()
         field("Geo Range", unit.geoRange)
-        func peakMoment() -> CivilDateTime {
-            CivilDateTime(secondsSince1985: event.name.secondsSince1985 + random.integer(in: 0...max(0, spanSeconds - 1)))
+        func peakMoment() -> SimCivilTime {
+            SimCivilTime(secondsSince1985: event.name.secondsSince1985 + random.integer(in: 0...max(0, spanSeconds - 1)))
         }
         var peakSum = 0.0
         for channel in Self.channels {
@@ -116,7 +116,7 @@ struct AsciiReportText {
         field("MicL Peak Time", Self.clockTime(micMoment))
         field("MicL Peak Date", Self.isoDate(micMoment))
         writeSensorChecks()
-        field("Calibration Date", Self.isoDate(CivilDateTime(secondsSince1985: unit.calibrationSecondsSince1985)))
+        field("Calibration Date", Self.isoDate(SimCivilTime(secondsSince1985: unit.calibrationSecondsSince1985)))
         writeMonitorLog(start: event.name.secondsSince1985, format: Self.isoDate)
         field("PC SW Version", unit.pcSoftwareVersion)
         if event.includesSampleTable { writeHistogramTable() }
@@ -141,14 +141,14 @@ struct AsciiReportText {
         field("Battery Level", "\(Self.fixed(unit.batteryDecivolts, decimals: 1)) Volts")
     }
 
-    private mutating func writeMonitorLog(start: Int, format: (CivilDateTime) -> String) {
+    private mutating func writeMonitorLog(start: Int, format: (SimCivilTime) -> String) {
         marker("Monitor Log(s)")
         var rowStart = start
         for _ in 0..<random.integer(in: 1...3) {
             let rowStop = rowStart + random.integer(in: 600...20_000)
             let description = random.element(of: ["Monitoring", "Event recorded", "Auto Call Home", "Low battery warning"])
-            line("\(format(CivilDateTime(secondsSince1985: rowStart))) \(Self.clockTime(CivilDateTime(secondsSince1985: rowStart)))\t"
-                + "\(format(CivilDateTime(secondsSince1985: rowStop))) \(Self.clockTime(CivilDateTime(secondsSince1985: rowStop)))\t"
+            line("\(format(SimCivilTime(secondsSince1985: rowStart))) \(Self.clockTime(SimCivilTime(secondsSince1985: rowStart)))\t"
+                + "\(format(SimCivilTime(secondsSince1985: rowStop))) \(Self.clockTime(SimCivilTime(secondsSince1985: rowStop)))\t"
                 + description)
             rowStart = rowStop + random.integer(in: 60...3600)
         }
@@ -191,7 +191,7 @@ struct AsciiReportText {
             // The date changes once a day, so it is formatted once a day.
             if seconds / 86_400 != dayNumber {
                 dayNumber = seconds / 86_400
-                datePrefix = Array(" \(Self.isoDate(CivilDateTime(secondsSince1985: seconds)))\t".utf8)
+                datePrefix = Array(" \(Self.isoDate(SimCivilTime(secondsSince1985: seconds)))\t".utf8)
             }
             output.append(contentsOf: datePrefix)
             let secondOfDay = seconds % 86_400
@@ -291,17 +291,17 @@ struct AsciiReportText {
     }
 
     /// `April 23, 2026`: the long form waveform reports use.
-    static func longDate(_ time: CivilDateTime) -> String {
+    static func longDate(_ time: SimCivilTime) -> String {
         "\(monthNames[time.month - 1]) \(time.day), \(time.year)"
     }
 
     /// `2026-04-23`: the ISO form histogram reports use.
-    static func isoDate(_ time: CivilDateTime) -> String {
+    static func isoDate(_ time: SimCivilTime) -> String {
         "\(time.year)-\(twoDigits(time.month))-\(twoDigits(time.day))"
     }
 
     /// `HH:MM:SS`.
-    static func clockTime(_ time: CivilDateTime) -> String {
+    static func clockTime(_ time: SimCivilTime) -> String {
         "\(twoDigits(time.hour)):\(twoDigits(time.minute)):\(twoDigits(time.second))"
     }
 

@@ -124,7 +124,7 @@ public struct RecordingParameters: Sendable, Hashable {
 public struct PlannedEvent: Sendable, Hashable {
     /// Index into `FolderPlan.units`.
     public var unitIndex: Int
-    public let name: BlastwareEventName
+    public let name: SimEventName
     public var recording: RecordingParameters
     /// Whether a tool lower-cased the binary's and reports' names.
     public let isLowercased: Bool
@@ -147,7 +147,7 @@ public struct PlannedEvent: Sendable, Hashable {
     /// The manual export's file name (whether or not this event has one).
     public let manualExportFileName: String
 
-    init(unitIndex: Int, name: BlastwareEventName, recording: RecordingParameters, isLowercased: Bool,
+    init(unitIndex: Int, name: SimEventName, recording: RecordingParameters, isLowercased: Bool,
          reportNaming: ReportNaming, binaryByteCount: Int, includesSampleTable: Bool, contentSeed: UInt64,
          downloadStart: FileTime, binaryFinish: FileTime, achReportTime: FileTime?, manualExportTime: FileTime?) {
         self.unitIndex = unitIndex
@@ -163,7 +163,7 @@ public struct PlannedEvent: Sendable, Hashable {
         self.achReportTime = achReportTime
         self.manualExportTime = manualExportTime
         let canonicalName = name.fileName
-        let reportNames = EventFileRules.reportNames(forBinary: canonicalName)
+        let reportNames = SimReportNames.candidates(forBinary: canonicalName)
         func adjustCase(_ fileName: String) -> String { isLowercased ? fileName.lowercased() : fileName }
         binaryFileName = adjustCase(canonicalName)
         achReportFileName = adjustCase(reportNames[0])

@@ -10,7 +10,7 @@ public enum FolderPlanner {
     static let secondsFrom1970To1985: Int64 = 473_385_600
     static let secondsPerDay: Int64 = 86_400
     /// Unit-local seconds since 1985 of 1995-01-01T00:00:00, where a unit with a dead clock battery restarts.
-    static let clockResetSecondsSince1985 = CivilDateTime(year: 1995, month: 1, day: 1).secondsSince1985
+    static let clockResetSecondsSince1985 = SimCivilTime(year: 1995, month: 1, day: 1).secondsSince1985
     /// Call-ins closer together than this are one session and share one monitor-log line.
     static let sessionJoinGap: Duration = .seconds(30)
 
@@ -119,7 +119,7 @@ public enum FolderPlanner {
                 renamedNoteLabels: renamedLabels, noteValues: noteValues,
                 geoRange: random.chance(0.8) ? "10.000 in/s" : "1.250 in/s",
                 pcSoftwareVersion: random.element(of: ["10.72", "10.72.2", "10.73", "10.74.1"]),
-                calibrationSecondsSince1985: CivilDateTime(year: random.integer(in: 2023...2025),
+                calibrationSecondsSince1985: SimCivilTime(year: random.integer(in: 2023...2025),
                                                            month: random.integer(in: 1...12),
                                                            day: random.integer(in: 1...28)).secondsSince1985,
                 batteryDecivolts: random.integer(in: 58...68)))
@@ -264,13 +264,13 @@ struct UnitPlanner {
 
     mutating func plannedEvent(for recording: Recording, localSeconds: Int, downloadStart: FileTime,
                                binaryFinish: FileTime) -> PlannedEvent? {
-        let kind: BlastwareEventName.Kind
+        let kind: SimEventName.Kind
         if random.chance(profile.manualDownloadShare) {
             kind = .manual
         } else {
             kind = recording.recording.mode == .waveform ? .waveform : .histogram
         }
-        guard let name = BlastwareEventName(serialNumber: unit.serialNumber, secondsSince1985: localSeconds, kind: kind)
+        guard let name = SimEventName(serialNumber: unit.serialNumber, secondsSince1985: localSeconds, kind: kind)
         else { return nil }
         let naming = random.weighted([
             (ReportNaming.none, profile.reportNeverWrittenShare),

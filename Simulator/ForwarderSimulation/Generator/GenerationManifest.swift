@@ -10,6 +10,9 @@ public struct ManifestEntry: Codable, Hashable, Sendable {
     public var byteCount: Int
     /// The report a forwarder should pair (the ACH name when both exist), or nil when none is written.
     public var report: String?
+    /// Every report written for this event, the one that pairs first (the ACH name), case as
+    /// written: what pairs with the binary, so checkers need no naming rule of their own.
+    public var reportsWritten: [String]
     public var reportNaming: ReportNaming
     public var binaryModificationTimeNanoseconds: Int64
     /// Modification time of `report`, or nil when none is written.
@@ -41,12 +44,12 @@ public enum GenerationManifest {
         switch event.name.kind {
         case .waveform: kind = "waveform"
         case .histogram: kind = "histogram"
-        case .manual, .unrecognised: kind = "manual"
+        case .manual, .other: kind = "manual"
         }
         let report = event.preferredReport
         return ManifestEntry(
             binary: event.binaryFileName, sha256: EventDigest(of: binary).hex, byteCount: binary.count,
-            report: report?.name, reportNaming: event.reportNaming,
+            report: report?.name, reportsWritten: event.reportFiles.map(\.name), reportNaming: event.reportNaming,
             binaryModificationTimeNanoseconds: event.binaryFinish.nanosecondsSince1970,
             reportModificationTimeNanoseconds: report?.time.nanosecondsSince1970,
             eventLocalTime: event.name.localTime.description, serial: event.name.unitSerial, kind: kind)
@@ -72,6 +75,7 @@ public enum GenerationManifest {
         let reportTime = entry.reportModificationTimeNanoseconds.map(String.init) ?? "null"
         return "{\"binary\":\(quoted(entry.binary)),\"sha256\":\(quoted(entry.sha256)),"
             + "\"byteCount\":\(entry.byteCount),\"report\":\(quoted(entry.report)),"
+            + "\"reportsWritten\":[\(entry.reportsWritten.map { quoted($0) }.joined(separator: ","))],"
             + "\"reportNaming\":\(quoted(entry.reportNaming.rawValue)),"
             + "\"binaryModificationTimeNanoseconds\":\(entry.binaryModificationTimeNanoseconds),"
             + "\"reportModificationTimeNanoseconds\":\(reportTime),"

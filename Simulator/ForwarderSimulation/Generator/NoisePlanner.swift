@@ -21,14 +21,14 @@ struct NoisePlanner {
     func plan(random: inout SeededRandom) -> (files: [PlannedNoiseFile], directoryNames: [String]) {
         var takenNames = Set<String>()
         for event in events {
-            takenNames.insert(EventFileRules.caseFoldedKey(event.binaryFileName))
-            for report in event.reportFiles { takenNames.insert(EventFileRules.caseFoldedKey(report.name)) }
+            takenNames.insert(SimReportNames.foldedCase(event.binaryFileName))
+            for report in event.reportFiles { takenNames.insert(SimReportNames.foldedCase(report.name)) }
         }
         for session in sessions { takenNames.insert(units[session.unitIndex].monitorLogName) }
         var files: [PlannedNoiseFile] = []
         let maximumByteCount = profile.noiseFileMaximumByteCount
         func add(_ name: String, _ content: PlannedNoiseFile.Content, at time: FileTime) {
-            guard takenNames.insert(EventFileRules.caseFoldedKey(name)).inserted else { return }
+            guard takenNames.insert(SimReportNames.foldedCase(name)).inserted else { return }
             var capped = content
             if case .pseudoRandom(let header, let byteCount, let seed) = content {
                 capped = .pseudoRandom(header: header, byteCount: min(byteCount, max(header.count, maximumByteCount)), seed: seed)
@@ -42,7 +42,7 @@ struct NoisePlanner {
                                        seed: random.next()), at: periodStart + .seconds(3600))
         add("Blastware.log", .text(blastwareLog(random: &random)), at: periodEnd)
         add("New Text Document.txt", .empty, at: periodStart + .seconds(120))
-        if let oldest = events.first, let archived = BlastwareEventName(
+        if let oldest = events.first, let archived = SimEventName(
             serialNumber: oldest.name.serialNumber,
             secondsSince1985: max(0, oldest.name.secondsSince1985 - 400 * 86_400), kind: .waveform) {
             add("\(Self.archiveFolderName)/\(archived.fileName)",
@@ -78,7 +78,7 @@ struct NoisePlanner {
             let unit = units[session.unitIndex]
             let localSeconds = Int((session.time.nanosecondsSince1970 + siteUTCOffset.wholeNanoseconds
                 + unit.clockSkew.wholeNanoseconds).floorDividedBy(1_000_000_000) - FolderPlanner.secondsFrom1970To1985)
-            guard let sessionName = BlastwareEventName(serialNumber: unit.serialNumber,
+            guard let sessionName = SimEventName(serialNumber: unit.serialNumber,
                                                        secondsSince1985: localSeconds, kind: .manual) else { continue }
             add("\(sessionName.stem).MLG", .pseudoRandom(header: EventFileContents.monitorLogPreamble(for: unit),
                                                          byteCount: random.integer(in: 600...3000), seed: random.next()),

@@ -25,13 +25,6 @@ public struct MockImportRequest: Sendable {
         self.init(receivedAt: receivedAt, serialHint: serialHint, contentType: contentType,
                   body: ByteBuffer(bytes: body))
     }
-
-    /// The request the production forwarder would send for `request`, byte for byte.
-    public init(_ request: ImportRequest, receivedAt: FileTime) {
-        let form = MultipartFormBody(request: request)
-        self.init(receivedAt: receivedAt, serialHint: request.serialHint, contentType: form.contentType,
-                  body: form.bytes)
-    }
 }
 
 /// What the mock answered, what it journaled, and which files it stored.
@@ -53,21 +46,6 @@ public enum MockReply: Hashable, Sendable {
     public var status: Int? {
         if case .respond(let response) = self { return response.status }
         return nil
-    }
-
-    /// What a client uploading `binaryName` makes of this reply, as the production uploader
-    /// classifies it: responses through `ImportReplyClassifier`, a hang as a timeout, the other
-    /// socket faults as transport failures.
-    public func uploadOutcome(forBinary binaryName: String) -> UploadOutcome {
-        switch self {
-        case .respond(let response):
-            return ImportReplyClassifier.classify(status: response.status, retryAfterHeader: response.header("Retry-After"),
-                                                  body: response.body, binaryName: binaryName)
-        case .socketFault(.noAnswer, _):
-            return .failed(UploadProblem(kind: .timeout, detail: "no answer from the server"))
-        case .socketFault(let fault, _):
-            return .failed(UploadProblem(kind: .transport, detail: "injected \(fault.kindName)"))
-        }
     }
 }
 
@@ -150,7 +128,7 @@ public struct ReceivedFile: Hashable, Sendable {
     public enum Role: Hashable, Sendable {
         /// An event binary; the decoded name is nil when the name has the shape but not a
         /// decodable serial and time (e.g. prefix letter `A`).
-        case binary(BlastwareEventName?)
+        case binary(SimEventName?)
         case report
     }
 

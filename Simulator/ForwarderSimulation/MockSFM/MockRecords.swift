@@ -32,7 +32,7 @@ public struct JournalEntry: Hashable, Sendable, Codable {
     /// The status answered, nil when a socket-level fault replaced the response.
     public var httpStatus: Int?
     /// The rows the reply carried, or would have carried had a fault not replaced it.
-    public var rows: [ImportFileResult]
+    public var rows: [MockReplyRow]
     /// True when this request changed the store (an insert or an update).
     public var stored: Bool
     /// The fault that decided the answer, if any.
@@ -132,7 +132,7 @@ public struct EventKey: Hashable, Sendable, Comparable {
         self.secondsSince1985 = secondsSince1985
     }
 
-    public init(_ name: BlastwareEventName) {
+    public init(_ name: SimEventName) {
         self.init(serialNumber: name.serialNumber, secondsSince1985: name.secondsSince1985)
     }
 

@@ -36,7 +36,7 @@ extension MockSFM {
         /// reply is the contract's JSON, the rows to encode into it.
         mutating func handle(_ request: MockImportRequest, files: Result<[ReceivedFile], MockRejection>,
                              reports: [Int: BlastwareReport], bodyByteCount: Int, slot: CapacitySlot?)
-            -> (MockExchange, [ImportFileResult]?) {
+            -> (MockExchange, [MockReplyRow]?) {
             requestsSincePlanInstalled += 1
             let installedAt = planInstalledAt ?? request.receivedAt
             planInstalledAt = installedAt
@@ -61,9 +61,9 @@ extension MockSFM {
                 serviceMilliseconds: slot.map { Double($0.serviceTime.wholeNanoseconds) / 1e6 })
 
             var storedFiles: [ReceivedFile] = []
-            var rows: [ImportFileResult] = []
+            var rows: [MockReplyRow] = []
             var reply: MockReply
-            var rowsToEncode: [ImportFileResult]?
+            var rowsToEncode: [MockReplyRow]?
 
             switch files {
             case .failure(let rejection):
@@ -85,7 +85,7 @@ extension MockSFM {
                     entry.stored = !storedFiles.isEmpty
                 } else {
                     rows = received.map { file in
-                        ImportFileResult(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
+                        MockReplyRow(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
                                          inserted: 0, skipped: 0, detail: "not stored: fault injected before storing")
                     }
                 }
@@ -108,9 +108,9 @@ extension MockSFM {
         }
 
         /// The answer a terminal fault gives instead of the normal one.
-        private mutating func faultReply(_ injected: InjectedFault, decision: FaultDecision, rows: [ImportFileResult],
+        private mutating func faultReply(_ injected: InjectedFault, decision: FaultDecision, rows: [MockReplyRow],
                                          files: Result<[ReceivedFile], MockRejection>)
-            -> (MockReply, [ImportFileResult]?) {
+            -> (MockReply, [MockReplyRow]?) {
             let delay = decision.delay
             let json = [MockHeader("Content-Type", "application/json")]
             func respond(_ status: Int, _ headers: [MockHeader], _ body: Data) -> MockReply {
@@ -143,7 +143,7 @@ extension MockSFM {
             case .fileErrorRow(let detail):
                 stats.errorRows += rows.count
                 let errorRows = rows.map { row in
-                    ImportFileResult(filename: row.filename, status: "error", filesize: row.filesize,
+                    MockReplyRow(filename: row.filename, status: "error", filesize: row.filesize,
                                      inserted: 0, skipped: 0, detail: detail)
                 }
                 return (respond(200, json, Data()), errorRows)
@@ -154,16 +154,16 @@ extension MockSFM {
 
         /// Upserts every binary with its paired report and attaches reports sent alone.
         private mutating func apply(_ files: [ReceivedFile], reports: [Int: BlastwareReport],
-                                    request: MockImportRequest) -> ([ImportFileResult], [ReceivedFile]) {
+                                    request: MockImportRequest) -> ([MockReplyRow], [ReceivedFile]) {
             let pairing = ReportPairing(files)
-            var rows: [ImportFileResult] = []
+            var rows: [MockReplyRow] = []
             var storedFiles: [ReceivedFile] = []
             for (index, file) in files.enumerated() {
                 switch file.role {
                 case .binary(let decoded):
                     guard let decoded else {
                         stats.errorRows += 1
-                        rows.append(ImportFileResult(filename: file.name, status: "error", filesize: Int64(file.byteCount),
+                        rows.append(MockReplyRow(filename: file.name, status: "error", filesize: Int64(file.byteCount),
                                                      inserted: 0, skipped: 0,
                                                      detail: "cannot decode a serial and event time from the name"))
                         continue
@@ -181,7 +181,7 @@ extension MockSFM {
                         let detail = pairing.reportIndexByBinary[binaryIndex] == index
                             ? "report for \(files[binaryIndex].name)"
                             : "not used: another report name is preferred for \(files[binaryIndex].name)"
-                        rows.append(ImportFileResult(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
+                        rows.append(MockReplyRow(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
                                                      inserted: 0, skipped: 0, detail: detail))
                     } else {
                         let (row, changed) = attachAlone(file, report: reports[index], request: request)
@@ -193,13 +193,13 @@ extension MockSFM {
             return (rows, storedFiles)
         }
 
-        private mutating func upsert(_ file: ReceivedFile, decoded: BlastwareEventName,
+        private mutating func upsert(_ file: ReceivedFile, decoded: SimEventName,
                                      report: (file: ReceivedFile, parsed: BlastwareReport?)?,
-                                     request: MockImportRequest) -> (ImportFileResult, Bool) {
+                                     request: MockImportRequest) -> (MockReplyRow, Bool) {
             let key = EventKey(decoded)
             let receivedAt = request.receivedAt.description
-            func row(inserted: Int, skipped: Int, _ detail: String) -> ImportFileResult {
-                ImportFileResult(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
+            func row(inserted: Int, skipped: Int, _ detail: String) -> MockReplyRow {
+                MockReplyRow(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
                                  inserted: inserted, skipped: skipped, detail: detail)
             }
             guard var event = events[key] else {
@@ -216,7 +216,7 @@ extension MockSFM {
                     reportDigest: report?.file.digest.hex, report: report?.parsed,
                     serialHint: request.serialHint, firstReceivedAt: receivedAt, lastReceivedAt: receivedAt,
                     uploadCount: 1, updateCount: 0)
-                keysByBinaryName[EventFileRules.caseFoldedKey(file.name)] = key
+                keysByBinaryName[SimReportNames.foldedCase(file.name)] = key
                 if keysByDigest[file.digest] == nil { keysByDigest[file.digest] = key }
                 stats.inserted += 1
                 return (row(inserted: 1, skipped: 0, detail + (report == nil ? "" : " with report")), true)
@@ -227,11 +227,11 @@ extension MockSFM {
             var changes: [String] = []
             if event.binaryDigest != file.digest.hex {
                 changes.append("new content for \(decoded.unitSerial) \(decoded.localTime)")
-                keysByBinaryName[EventFileRules.caseFoldedKey(event.binaryName)] = nil
+                keysByBinaryName[SimReportNames.foldedCase(event.binaryName)] = nil
                 event.binaryName = file.name
                 event.binaryByteCount = file.byteCount
                 event.binaryDigest = file.digest.hex
-                keysByBinaryName[EventFileRules.caseFoldedKey(file.name)] = key
+                keysByBinaryName[SimReportNames.foldedCase(file.name)] = key
                 if keysByDigest[file.digest] == nil { keysByDigest[file.digest] = key }
             }
             if let report, event.reportDigest != report.file.digest.hex {
@@ -253,19 +253,19 @@ extension MockSFM {
 
         /// A report uploaded without its binary: attached to the stored event it names, if any.
         private mutating func attachAlone(_ file: ReceivedFile, report: BlastwareReport?,
-                                          request: MockImportRequest) -> (ImportFileResult, Bool) {
-            guard let binaryName = ReportPairing.binaryName(forReport: file.name),
-                  let key = keysByBinaryName[EventFileRules.caseFoldedKey(binaryName)],
+                                          request: MockImportRequest) -> (MockReplyRow, Bool) {
+            guard let binaryName = SimReportNames.binary(forReport: file.name),
+                  let key = keysByBinaryName[SimReportNames.foldedCase(binaryName)],
                   var event = events[key] else {
                 stats.errorRows += 1
-                return (ImportFileResult(filename: file.name, status: "error", filesize: Int64(file.byteCount),
+                return (MockReplyRow(filename: file.name, status: "error", filesize: Int64(file.byteCount),
                                          inserted: 0, skipped: 0,
                                          detail: "no event binary for this report in the request or the store"), false)
             }
             event.lastReceivedAt = request.receivedAt.description
             guard event.reportDigest != file.digest.hex else {
                 events[key] = event
-                return (ImportFileResult(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
+                return (MockReplyRow(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
                                          inserted: 0, skipped: 1, detail: "report already stored"), false)
             }
             event.reportName = file.name
@@ -274,16 +274,16 @@ extension MockSFM {
             event.updateCount += 1
             events[key] = event
             stats.updated += 1
-            return (ImportFileResult(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
+            return (MockReplyRow(filename: file.name, status: "ok", filesize: Int64(file.byteCount),
                                      inserted: 0, skipped: 0, detail: "updated: report attached to \(event.binaryName)"), true)
         }
 
-        static func kindName(_ kind: BlastwareEventName.Kind) -> String {
+        static func kindName(_ kind: SimEventName.Kind) -> String {
             switch kind {
             case .waveform: return "waveform"
             case .histogram: return "histogram"
             case .manual: return "manual"
-            case .unrecognised: return "unrecognised"
+            case .other: return "unrecognised"
             }
         }
     }
@@ -302,30 +302,15 @@ struct ReportPairing {
     init(_ files: [ReceivedFile]) {
         var reportIndexByName: [String: Int] = [:]
         for (index, file) in files.enumerated() where file.role == .report {
-            reportIndexByName[EventFileRules.caseFoldedKey(file.name)] = index
+            reportIndexByName[SimReportNames.foldedCase(file.name)] = index
         }
         guard !reportIndexByName.isEmpty else { return }
         for (index, file) in files.enumerated() where file.role != .report {
-            for candidate in EventFileRules.reportNames(forBinary: file.name) {
-                guard let reportIndex = reportIndexByName[EventFileRules.caseFoldedKey(candidate)] else { continue }
+            for candidate in SimReportNames.candidates(forBinary: file.name) {
+                guard let reportIndex = reportIndexByName[SimReportNames.foldedCase(candidate)] else { continue }
                 binaryIndexByReport[reportIndex] = index
                 if reportIndexByBinary[index] == nil { reportIndexByBinary[index] = reportIndex }
             }
         }
-    }
-
-    /// The binary name a report name refers to: `N844L20G_630H_ASCII.TXT` → `N844L20G.630H`,
-    /// `N844L20G.630H.TXT` → `N844L20G.630H`.
-    static func binaryName(forReport reportName: String) -> String? {
-        let folded = EventFileRules.caseFoldedKey(reportName)
-        if folded.hasSuffix("_ASCII.TXT") {
-            let base = reportName.dropLast("_ASCII.TXT".count)
-            guard let underscore = base.lastIndex(of: "_") else { return nil }
-            return base[..<underscore] + "." + base[base.index(after: underscore)...]
-        }
-        if folded.hasSuffix(".TXT") {
-            return String(reportName.dropLast(".TXT".count))
-        }
-        return nil
     }
 }

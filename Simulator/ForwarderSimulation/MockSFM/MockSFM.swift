@@ -111,7 +111,7 @@ public final class MockSFM: Sendable {
 
     /// The stored event whose binary has this name (any case).
     public func event(named binaryName: String) -> StoredEvent? {
-        guard let name = BlastwareEventName(parsing: binaryName) else { return nil }
+        guard let name = SimEventName(parsing: binaryName) else { return nil }
         return event(for: EventKey(name))
     }
 
@@ -168,16 +168,12 @@ public final class MockSFM: Sendable {
     }
 
     /// Encodes the 200 reply body outside the lock, where the exchange asked for one.
-    private static func finish(_ exchange: MockExchange, rows: [ImportFileResult]?) -> MockExchange {
+    private static func finish(_ exchange: MockExchange, rows: [MockReplyRow]?) -> MockExchange {
         guard let rows, case .respond(var response) = exchange.reply else { return exchange }
         var exchange = exchange
-        response.body = encodeReply(rows)
+        response.body = MockContract.replyBody(rows)
         exchange.reply = .respond(response)
         return exchange
-    }
-
-    static func encodeReply(_ rows: [ImportFileResult]) -> Data {
-        (try? JSONEncoder().encode(ImportReply(count: rows.count, results: rows))) ?? Data("{}".utf8)
     }
 
     static func detailBody(_ detail: String) -> Data {

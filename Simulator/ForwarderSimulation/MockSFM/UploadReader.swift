@@ -10,6 +10,9 @@ import MultipartKit
 enum UploadReader {
     static func read(contentType: String?, body: ByteBuffer) throws(MockRejection) -> [ReceivedFile] {
         let boundary = try boundary(of: contentType)
+        guard !hasNonASCIIHeaderBlock(body, boundary: boundary) else {
+            throw MockRejection(status: 400, detail: "malformed multipart body (a part's headers are not ASCII)")
+        }
         let collector = PartCollector()
         let parser = MultipartParser(boundary: boundary)
         parser.onHeader = { name, value in collector.header(name: name, value: value) }
@@ -37,7 +40,7 @@ enum UploadReader {
         var files = [(request.binary, "application/octet-stream")]
         if let report = request.report { files.append((report, "text/plain")) }
         return try files.map { file, contentType throws(MockRejection) in
-            let disposition = "form-data; name=\"\(ImportContract.fieldName)\"; filename=\"\(file.name)\""
+            let disposition = "form-data; name=\"\(MockContract.fileFieldName)\"; filename=\"\(file.name)\""
             let part = PartCollector.Part(headers: [MockHeader("Content-Disposition", disposition),
                                                     MockHeader("Content-Type", contentType)],
                                           body: file.contents)
@@ -68,9 +71,9 @@ enum UploadReader {
         guard parameters.value.lowercased() == "form-data" else {
             throw MockRejection(status: 400, detail: "a part's Content-Disposition is not form-data")
         }
-        guard parameters["name"] == ImportContract.fieldName else {
+        guard parameters["name"] == MockContract.fileFieldName else {
             throw MockRejection(status: 400,
-                                detail: "unexpected form field \"\(parameters["name"] ?? "")\"; files go in \"\(ImportContract.fieldName)\"")
+                                detail: "unexpected form field \"\(parameters["name"] ?? "")\"; files go in \"\(MockContract.fileFieldName)\"")
         }
         guard let name = parameters["filename"], !name.isEmpty else {
             throw MockRejection(status: 400, detail: "a part in \"files\" has no filename")
@@ -79,9 +82,9 @@ enum UploadReader {
             throw MockRejection(status: 400, detail: "filename \"\(name)\" is not a plain file name")
         }
         let role: ReceivedFile.Role
-        if EventFileRules.isEventBinary(name) {
-            role = .binary(BlastwareEventName(parsing: name))
-        } else if EventFileRules.isReportName(name) {
+        if SimReportNames.looksLikeEventBinary(name) {
+            role = .binary(SimEventName(parsing: name))
+        } else if SimReportNames.isReport(name) {
             role = .report
         } else {
             throw MockRejection(status: 400, detail: "\(name) is neither a Blastware event binary nor a report")
@@ -89,6 +92,41 @@ enum UploadReader {
         let contentType = part.headers.first { $0.name.lowercased() == "content-type" }?.value
         return ReceivedFile(name: name, contentType: contentType, contents: part.body,
                             digest: EventDigest(of: part.body), role: role)
+    }
+
+    /// True when the bytes after any `--boundary` up to the next blank line (where a part's
+    /// headers are) hold a byte above 0x7F.
+    ///
+    /// multipart-kit 4.7.1 looks each header-name byte up in a 128-entry table and stops the
+    /// process on any higher byte (found by `scripts/fuzz MockMultipart`). Header names are
+    /// ASCII tokens, so refusing such a block first loses nothing; scanning after every
+    /// occurrence of the boundary, not only those the parser takes, covers every header block.
+    static func hasNonASCIIHeaderBlock(_ body: ByteBuffer, boundary: String) -> Bool {
+        let delimiter = Array("--\(boundary)".utf8)
+        let blankLine = Array("\r\n\r\n".utf8)
+        return body.withUnsafeReadableBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            func matches(_ pattern: [UInt8], at position: Int) -> Bool {
+                position + pattern.count <= bytes.count && pattern.indices.allSatisfy { bytes[position + $0] == pattern[$0] }
+            }
+            var position = 0
+            // Blocks that overlap end at the same blank line: each byte is looked at once.
+            var scannedThrough = 0
+            while position + delimiter.count <= bytes.count {
+                guard matches(delimiter, at: position) else {
+                    position += 1
+                    continue
+                }
+                var index = max(position + delimiter.count, scannedThrough)
+                while index < bytes.count, !matches(blankLine, at: index) {
+                    if bytes[index] > 0x7F { return true }
+                    index += 1
+                }
+                scannedThrough = index
+                position += 1
+            }
+            return false
+        }
     }
 
     /// True for a name without directories, parent references or control characters.

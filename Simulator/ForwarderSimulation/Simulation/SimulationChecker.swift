@@ -48,8 +48,10 @@ extension SimulationChecker {
 public struct SimulationChecker: Sendable {
     public let policy: ScanPolicy
     public let retryPolicy: RetryPolicy
-    /// Binary names the generator made, case as written.
-    public let eventNames: Set<String>
+    /// The generator's pairing: each binary it made (case as written) with the reports it wrote
+    /// for it, the one that pairs first. The checker judges from this alone, never from the
+    /// forwarder's naming rules, so a wrong rule in the forwarder cannot also fool its judge.
+    public let reportsByBinary: [String: [String]]
     public private(set) var violations: [CheckerViolation] = []
     /// The last pause the server asked for with `Retry-After`, and how many uploads started
     /// before its end since it was asked for.
@@ -58,10 +60,17 @@ public struct SimulationChecker: Sendable {
     /// for a pause; from the breaker's threshold on, a pass's first upload is a probe.
     private var failuresInRow = 0
 
-    public init(policy: ScanPolicy, eventNames: Set<String>, retryPolicy: RetryPolicy = RetryPolicy()) {
+    public init(policy: ScanPolicy, reportsByBinary: [String: [String]], retryPolicy: RetryPolicy = RetryPolicy()) {
         self.policy = policy
-        self.eventNames = eventNames
+        self.reportsByBinary = reportsByBinary
         self.retryPolicy = retryPolicy
+    }
+
+    /// A checker for the events of a generator's manifest.
+    public init(policy: ScanPolicy, manifest: [ManifestEntry], retryPolicy: RetryPolicy = RetryPolicy()) {
+        self.init(policy: policy,
+                  reportsByBinary: Dictionary(manifest.map { ($0.binary, $0.reportsWritten) }, uniquingKeysWith: { first, _ in first }),
+                  retryPolicy: retryPolicy)
     }
 
     /// The forwarder restarted: it no longer remembers a pause the server asked for.
@@ -89,10 +98,6 @@ public struct SimulationChecker: Sendable {
             (trueNow ?? now) - (lastWrittenAt(entry.name) ?? entry.modificationTime)
         }
         let byName = Dictionary(listing.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let reportsByKey = Dictionary(
-            listing.filter { $0.kind == .regularFile && EventFileRules.isReportName($0.name) }
-                .map { (EventFileRules.caseFoldedKey($0.name), $0) },
-            uniquingKeysWith: { first, _ in first })
         if let limit = policy.forwardsPerPassLimit, uploads.count > limit {
             violate("cap", "\(uploads.count) uploads, cap \(limit)")
         }
@@ -101,7 +106,7 @@ public struct SimulationChecker: Sendable {
         // take an event still backing off when none is due.
         let probing = failuresInRow >= retryPolicy.circuitBreakerFailures
         for (position, upload) in uploads.enumerated() {
-            guard eventNames.contains(upload.binaryName), EventFileRules.isEventBinary(upload.binaryName) else {
+            guard let pairedReports = reportsByBinary[upload.binaryName] else {
                 violate("noise", "uploaded \(upload.binaryName), which is not a generated event")
                 continue
             }
@@ -112,8 +117,7 @@ public struct SimulationChecker: Sendable {
             if quietTime(binary) < policy.quiescencePeriod {
                 violate("quiescence", "\(binary.name) uploaded \(quietTime(binary).secondsValue) s after its last write")
             }
-            let preferredReport = EventFileRules.reportNames(forBinary: binary.name).lazy
-                .compactMap { reportsByKey[EventFileRules.caseFoldedKey($0)] }.first
+            let preferredReport = pairedReports.lazy.compactMap { byName[$0] }.first { $0.kind == .regularFile }
             if let report = preferredReport {
                 let settled = quietTime(report) >= policy.quiescencePeriod
                 if !settled {
