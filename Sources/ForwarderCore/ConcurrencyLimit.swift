@@ -84,14 +84,21 @@ public struct ConcurrencyLimit: Hashable, Sendable {
         public var minimumBandRatio: Double
         /// The limit after a cut, as a share of the limit before (rounded down, at least 1).
         public var decreaseRatio: Double
+        /// After back-pressure, the limit it came at is tried again only after this many uploads
+        /// in steady windows just below it. A server that refuses rather than queues shows its
+        /// capacity only by refusing, so each try past it costs a refusal: one per 40 uploads
+        /// keeps a forwarder's own refusals near 2.5 %, where a try every window (plain AIMD)
+        /// met one refusal every three or four uploads against a server of two slots.
+        public var uploadsBeforeRetryingPushBack: Int
 
         public init(meanWeight: Double = 0.4, steadyDeviations: Double = 1, riseDeviations: Double = 2.5,
-                    minimumBandRatio: Double = 0.1, decreaseRatio: Double = 0.5) {
+                    minimumBandRatio: Double = 0.1, decreaseRatio: Double = 0.5, uploadsBeforeRetryingPushBack: Int = 40) {
             self.meanWeight = meanWeight
             self.steadyDeviations = steadyDeviations
             self.riseDeviations = riseDeviations
             self.minimumBandRatio = minimumBandRatio
             self.decreaseRatio = decreaseRatio
+            self.uploadsBeforeRetryingPushBack = uploadsBeforeRetryingPushBack
         }
     }
 
@@ -108,6 +115,10 @@ public struct ConcurrencyLimit: Hashable, Sendable {
     private var varianceSeconds = 0.0
     private var generation = 0
     private var window = Window()
+    /// The limit at which the server last pushed back, until a rise reaches it again.
+    private var pushedBackAt: Int?
+    /// Uploads in steady windows just below `pushedBackAt` since the cut.
+    private var uploadsBelowPushBack = 0
 
     private struct Window: Hashable, Sendable {
         var completions = 0
@@ -158,7 +169,13 @@ public struct ConcurrencyLimit: Hashable, Sendable {
         let deviation = varianceSeconds.squareRoot()
         let floor = mean * tuning.minimumBandRatio
         if finished.backPressure {
-            return lower { .loweredOnBackPressure(from: $0, to: $1) }
+            let before = current
+            let change = lower { .loweredOnBackPressure(from: $0, to: $1) }
+            if change != nil {
+                pushedBackAt = before
+                uploadsBelowPushBack = 0
+            }
+            return change
         }
         if let windowMean, windowMean > mean + max(tuning.riseDeviations * deviation, floor) {
             return lower { .loweredOnSlowerRoundTrips(from: $0, to: $1, windowMean: Self.duration(windowMean),
@@ -166,6 +183,11 @@ public struct ConcurrencyLimit: Hashable, Sendable {
         }
         if finished.reachedLimit, current < maximum, let windowMean,
            windowMean <= mean + max(tuning.steadyDeviations * deviation, floor) {
+            if let pushedBackAt, current + 1 >= pushedBackAt {
+                uploadsBelowPushBack += finished.completions
+                guard uploadsBelowPushBack >= tuning.uploadsBeforeRetryingPushBack else { return nil }
+                self.pushedBackAt = nil
+            }
             current += 1
             return .raised(from: current - 1, to: current)
         }

@@ -92,7 +92,8 @@ public enum RetryPlanner {
     /// The attempts after one more upload that was not accepted.
     ///
     /// The wait is drawn uniformly between zero and the ceiling (full jitter), so many events
-    /// that failed together do not return together; a `Retry-After` from the server is a floor.
+    /// that failed together do not return together; a `Retry-After` from the server is a floor,
+    /// and the whole wait when it paused the forwarder (`ServerPause`).
     public static func afterFailure(_ previous: DeliveryAttempts?, fileName: String, digest: EventDigest,
                                     fingerprint: FileFingerprint, problem: UploadProblem, rejected: Bool,
                                     now: FileTime, policy: RetryPolicy,
@@ -109,11 +110,29 @@ public enum RetryPlanner {
         attempts.quarantined = attempts.rejections >= policy.quarantineAfterRejections
         let ceiling = backoffCeiling(afterFailures: attempts.failures, policy: policy).wholeNanoseconds
         var wait = ceiling > 0 ? Int64.random(in: 0...ceiling, using: &random) : 0
-        if let retryAfter = problem.retryAfter {
+        if let resumeTime = ServerPause.resumeTime(after: problem, now: now) {
+            // The server paused the whole forwarder (429 or 503 with Retry-After): the answer is
+            // about the server's load, not this event, so the event waits out the pause only.
+            // A backoff on top would hold it passes after every other event went on.
+            wait = (resumeTime - now).wholeNanoseconds
+        } else if let retryAfter = problem.retryAfter {
             wait = max(wait, retryAfter.wait(from: now, longest: RetryPolicy.longestRetryAfter).wholeNanoseconds)
         }
         attempts.nextAttemptAt = now + .nanoseconds(wait)
         return attempts
+    }
+
+    /// The attempts of an event whose failures were all transient, due at `now`: the server
+    /// answers again after the circuit breaker had opened.
+    ///
+    /// Backoffs that grew while the server was down say nothing about the events; waiting them
+    /// out after recovery would hold a fleet's backlog minutes past the outage. Events the
+    /// server refused, and quarantined ones, keep their wait. Nil when nothing changes.
+    public static func releasedOnRecovery(_ attempts: DeliveryAttempts, now: FileTime) -> DeliveryAttempts? {
+        guard !attempts.quarantined, attempts.rejections == 0, attempts.nextAttemptAt > now else { return nil }
+        var released = attempts
+        released.nextAttemptAt = now
+        return released
     }
 
     /// `text` with tabs and line breaks turned into spaces and cut to 300 characters, so it fits

@@ -98,6 +98,9 @@ public struct ScanPlan: Hashable, Sendable {
     /// Oldest modification time first, then name.
     public var candidates: [UploadCandidate]
     public var skips: [SkipReason: Int]
+    /// Of the events backing off, the one whose wait ends first: with the circuit open and
+    /// nothing due, the pass probes the server with it (see `EventForwarder`).
+    public var soonestBackingOff: UploadCandidate?
 }
 
 /// What the forwarder knows about files it hashed, by exact name.
@@ -180,6 +183,7 @@ public enum ScanPlanner {
             SettleRule.quietTime(of: entry, wallNow: now, monotonicNow: monotonicNow, observations: observations)
         }
         var candidates: [UploadCandidate] = []
+        var soonestBackingOff: (until: FileTime, candidate: UploadCandidate)?
         for binary in binaries.lazy.map({ entries[$0] }) {
             if policy.isTooOld(binary, now: now) {
                 skips[.tooOld, default: 0] += 1
@@ -210,17 +214,16 @@ public enum ScanPlanner {
                 skips[.awaitingReport, default: 0] += 1
                 continue
             }
+            let candidate = UploadCandidate(binary: binary, report: report, cachedDigest: cachedDigest, reason: reason)
             switch RetryPlanner.standing(of: binary, attempts: deliveryAttempts(binary.name), now: now) {
-            case .due: break
-            case .backingOff:
+            case .due:
+                candidates.append(candidate)
+            case .backingOff(let until):
                 skips[.backingOff, default: 0] += 1
-                continue
+                if soonestBackingOff.map({ until < $0.until }) ?? true { soonestBackingOff = (until, candidate) }
             case .quarantined:
                 skips[.quarantined, default: 0] += 1
-                continue
             }
-            candidates.append(UploadCandidate(binary: binary, report: report, cachedDigest: cachedDigest,
-                                              reason: reason))
         }
         candidates.sort { lhs, rhs in
             lhs.binary.modificationTime != rhs.binary.modificationTime
@@ -228,7 +231,8 @@ public enum ScanPlanner {
                 : lhs.binary.name < rhs.binary.name
         }
         return ScanPlan(listedEntryCount: entries.count, eventBinaryCount: binaries.count,
-                        reportCount: reportCount, candidates: candidates, skips: skips)
+                        reportCount: reportCount, candidates: candidates, skips: skips,
+                        soonestBackingOff: soonestBackingOff?.candidate)
     }
 
     /// Decides, once a candidate's bytes are hashed, whether they still need uploading.

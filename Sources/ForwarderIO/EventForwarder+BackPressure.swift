@@ -84,3 +84,20 @@ extension EventForwarder {
         do { try store.recordConsecutiveFailures(count) } catch { try keepStateFailure(error) }
     }
 }
+
+extension EventForwarder {
+    /// The server answers again after the circuit was open: events that failed only for want
+    /// of a server are due at once (`RetryPlanner.releasedOnRecovery`), at the next pass.
+    func releaseBackoffsOnRecovery() throws {
+        let now = clock.now()
+        var released = 0
+        for attempts in store.allAttempts() {
+            guard let due = RetryPlanner.releasedOnRecovery(attempts, now: now) else { continue }
+            try store.recordAttempts(due)
+            released += 1
+        }
+        guard released > 0 else { return }
+        logger.info("the server answers again: \(released) events that failed while it was down are due at the next pass",
+                    metadata: ["retry.released": "\(released)"])
+    }
+}

@@ -122,6 +122,9 @@ public actor EventForwarder {
         report.pending = plan.candidates.count
         for (reason, count) in plan.skips { report.skip(reason, count: count) }
 
+        // With the circuit open the pass only probes the server; with nothing due, an event still
+        // backing off is the probe, or a PC whose events all wait would not see the server return.
+        let candidates = circuitIsOpen && plan.candidates.isEmpty ? plan.soonestBackingOff.map { [$0] } ?? [] : plan.candidates
         let uploader = self.uploader
         let planned = report
         let clock = self.clock
@@ -132,6 +135,14 @@ public actor EventForwarder {
             var inFlightDigests: Set<EventDigest> = []
             /// A pass that starts with the circuit open sends one upload alone to probe the server.
             var probing = circuitIsOpen
+            var nextIndex = 0
+            /// Candidates the server refused with a pause it is waited out for: sent again in this
+            /// pass once the pause is over, before the rest, rather than a pass interval later,
+            /// as long as the server accepted something within the last `longestPauseWithinPass`
+            /// (a server that only refuses ends the pass).
+            var refusedForPause: [UploadCandidate] = []
+            var lastAcceptedAt = now
+            var remaining: Int { candidates.count - nextIndex + refusedForPause.count }
             /// Waits for one upload to finish and records it: state follows completion order.
             func finishOne() async throws {
                 guard let finished = try await group.next() else { return }
@@ -140,9 +151,19 @@ public actor EventForwarder {
                 inFlightDigests.remove(prepared.digest)
                 adaptConcurrency(to: finished)
                 if case .failed(let problem) = outcome {
-                    consecutiveFailures += 1
+                    // A pause the server asked for says it is up: the pause, not the breaker, holds uploads.
+                    let now = clock.now()
+                    if let resumeTime = ServerPause.resumeTime(after: problem, now: now) {
+                        if resumeTime - now <= longestPauseWithinPass, now - lastAcceptedAt < longestPauseWithinPass {
+                            refusedForPause.append(candidate)
+                        }
+                    } else {
+                        consecutiveFailures += 1
+                    }
                     pauseIfAsked(by: problem)
                 } else {
+                    if case .accepted = outcome { lastAcceptedAt = clock.now() }
+                    if circuitIsOpen { try releaseBackoffsOnRecovery() }
                     consecutiveFailures = 0
                     probing = false
                 }
@@ -154,34 +175,46 @@ public actor EventForwarder {
                     recordsSinceSync = 0
                 }
             }
-            for (index, candidate) in plan.candidates.enumerated() {
+            while true {
+                if nextIndex == candidates.count, refusedForPause.isEmpty {
+                    guard inFlight > 0 else { break }
+                    try await finishOne()
+                    continue
+                }
                 if stopRequested {
                     report.interrupted = true
                     break
                 }
                 if let limit = policy.forwardsPerPassLimit, report.uploadsAttempted >= limit {
-                    report.skip(.passLimitReached, count: plan.candidates.count - index)
+                    report.skip(.passLimitReached, count: remaining)
                     break
                 }
                 // Finish first, then prepare: the state check then sees every earlier acceptance.
                 while inFlight >= (probing ? 1 : concurrencyLimit.current) { try await finishOne() }
                 // Nothing is sent that cannot be recorded.
                 if passStateFailure != nil {
-                    report.skip(.stateUnwritable, count: plan.candidates.count - index)
+                    report.skip(.stateUnwritable, count: remaining)
                     break
                 }
                 if let resumeTime = pausedUntil(now: clock.now()) {
                     guard resumeTime - clock.now() <= longestPauseWithinPass, await waitOutPause(until: resumeTime) else {
-                        report.skip(.serverAskedToWait, count: plan.candidates.count - index)
+                        report.skip(.serverAskedToWait, count: remaining)
                         break
                     }
                 }
                 // With the circuit open, only a probe (the pass's first upload) may start.
                 if circuitIsOpen, !(probing && report.uploadsAttempted == 0) {
                     report.circuitOpened = true
-                    report.skip(.serverUnavailable, count: plan.candidates.count - index)
+                    report.skip(.serverUnavailable, count: remaining)
                     logger.error("server looks down: \(consecutiveFailures) uploads in a row failed; the next pass probes it with one upload")
                     break
+                }
+                let candidate: UploadCandidate
+                if refusedForPause.isEmpty {
+                    candidate = candidates[nextIndex]
+                    nextIndex += 1
+                } else {
+                    candidate = refusedForPause.removeFirst()
                 }
                 guard let prepared = try prepare(candidate, report: &report) else { continue }
                 if inFlightDigests.contains(prepared.digest) {

@@ -82,6 +82,25 @@ struct ConcurrencyLimitTests {
         #expect(limit.current == 1)
     }
 
+    @Test("Limit: after push-back, the limit it came at is tried again only after 40 steady uploads below it; then rises go on")
+    func holdsBelowPushBack() {
+        var limit = ConcurrencyLimit(maximum: 6, isAdaptive: true)
+        for _ in 0..<4 { limit.runWindow(seconds: 0.1) }
+        #expect(limit.current == 4)
+        #expect(limit.runWindow(.backPressure) == .loweredOnBackPressure(from: 4, to: 2))
+        limit.runWindow(seconds: 0.1)
+        #expect(limit.current == 3, "below the push-back, one more per steady window as before")
+        var uploadsAtThree = 0
+        while limit.current == 3, uploadsAtThree < 200 {
+            limit.runWindow(seconds: 0.1)
+            uploadsAtThree += 3
+        }
+        #expect(limit.current == 4)
+        #expect(uploadsAtThree == 42, "14 windows of 3 uploads: the first count of 40 or more")
+        limit.runWindow(seconds: 0.1)
+        #expect(limit.current == 5, "past the push-back without a refusal: the server has room, so rise per window again")
+    }
+
     @Test("Limit: one push-back in a window is enough to cut")
     func oneBackPressureInWindow() {
         var limit = ConcurrencyLimit(maximum: 4, isAdaptive: true)

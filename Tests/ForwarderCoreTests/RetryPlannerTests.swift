@@ -50,6 +50,68 @@ struct RetryPlannerTests {
         #expect(fail(nil, problem, rejected: false, random: &random).nextAttemptAt == now + .seconds(86_400))
     }
 
+    @Test("Backoff: a 429 or 503 that pauses the forwarder holds its event for the pause only, however often it failed",
+          arguments: [429, 503])
+    func serverPauseIsTheWholeWait(status: Int) {
+        var random = SplitMix64(seed: 6)
+        var attempts: DeliveryAttempts?
+        for _ in 0..<6 { attempts = fail(attempts, transport, rejected: false, random: &random) }
+        let busy = UploadProblem(kind: .httpStatus(status), detail: "busy", retryAfter: .seconds(5))
+        let paused = fail(attempts, busy, rejected: false, random: &random)
+        #expect(paused.nextAttemptAt == now + .seconds(5), "not the 960 s ceiling of a 7th failure")
+        #expect(paused.failures == 7)
+        // Without Retry-After, or on another status, the backoff stands and Retry-After is a floor.
+        let unpaused = fail(attempts, UploadProblem(kind: .httpStatus(500), detail: "boom", retryAfter: .seconds(5)),
+                            rejected: false, random: &random)
+        #expect(unpaused.nextAttemptAt - now >= .seconds(5))
+        #expect(unpaused.nextAttemptAt - now <= .seconds(1_920))
+    }
+
+    @Test("Recovery: once the server answers, transient waits end; refused and quarantined events keep theirs")
+    func releasedOnRecovery() throws {
+        var random = SplitMix64(seed: 7)
+        var transient: DeliveryAttempts?
+        for _ in 0..<5 { transient = fail(transient, transport, rejected: false, random: &random) }
+        var waiting = try #require(transient)
+        waiting.nextAttemptAt = now + .seconds(400)
+        let released = RetryPlanner.releasedOnRecovery(waiting, now: now + .seconds(10))
+        #expect(released?.nextAttemptAt == now + .seconds(10))
+        #expect(released?.failures == 5, "the count stays: a failure after recovery backs off further")
+        #expect(RetryPlanner.releasedOnRecovery(waiting, now: now + .seconds(400)) == nil, "already due")
+
+        var refused = fail(waiting, refusal, rejected: true, random: &random)
+        refused.nextAttemptAt = now + .seconds(400)
+        #expect(RetryPlanner.releasedOnRecovery(refused, now: now) == nil, "the server refused this event itself")
+        var quarantined = waiting
+        quarantined.quarantined = true
+        #expect(RetryPlanner.releasedOnRecovery(quarantined, now: now) == nil)
+    }
+
+    @Test("Planner: of the events backing off, the one due first is offered as the circuit's probe")
+    func plannerOffersSoonestBackingOff() {
+        var world = PlannerWorld()
+        world.file("N844L20G.630H", ageSeconds: 900)
+        world.file("N844L20G.631H", ageSeconds: 800)
+        world.file("N844L20G.632H", ageSeconds: 700)
+        var random = SplitMix64(seed: 8)
+        var attempts: [String: DeliveryAttempts] = [:]
+        for (entry, wait) in zip(world.entries, [300, 60, 120]) {
+            var failed = RetryPlanner.afterFailure(nil, fileName: entry.name, digest: digest, fingerprint: entry.fingerprint,
+                                                   problem: transport, rejected: false, now: world.now,
+                                                   policy: RetryPolicy(), random: &random)
+            failed.nextAttemptAt = world.now + .seconds(Int64(wait))
+            attempts[entry.name] = failed
+        }
+        let plan = ScanPlanner.plan(entries: world.entries, now: world.now, policy: world.policy, cache: world.cache,
+                                    acceptedRecord: { _ in nil }, deliveryAttempts: { attempts[$0] })
+        #expect(plan.candidates.isEmpty)
+        #expect(plan.skips[.backingOff] == 3)
+        #expect(plan.soonestBackingOff?.binary.name == "N844L20G.631H")
+        let none = ScanPlanner.plan(entries: world.entries, now: world.now, policy: world.policy, cache: world.cache,
+                                    acceptedRecord: { _ in nil })
+        #expect(none.soonestBackingOff == nil, "nothing waits")
+    }
+
     @Test("Quarantine: the 5th refusal quarantines; transient failures never do")
     func quarantineAfterRefusals() {
         var random = SplitMix64(seed: 3)

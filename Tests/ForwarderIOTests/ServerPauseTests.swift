@@ -85,7 +85,9 @@ struct ServerPauseTests {
                                        policy: world.policy, longestPauseWithinPass: .seconds(60), logger: quietLogger)
         let pass = try await forwarder.runPass()
         if waitedWithinPass {
-            #expect(pass.forwarded == 9, "the other nine go in the same pass once the wait is over")
+            #expect(pass.forwarded == 10, "all go in the same pass once the wait is over, the refused one first")
+            let names = uploader.requests.map(\.binary.name)
+            #expect(names.count > 1 && names[1] == names[0], "the refused event is sent again first")
             #expect(pass.skips[.serverAskedToWait] == nil)
             #expect(world.clock.now() >= Self.start + .seconds(seconds), "nothing started before the time named")
         } else {
@@ -93,7 +95,54 @@ struct ServerPauseTests {
             #expect(pass.skips[.serverAskedToWait] == 9)
             #expect(world.clock.now() < Self.start + .seconds(seconds))
         }
-        #expect(uploader.requests.count == (waitedWithinPass ? 10 : 1))
+        #expect(uploader.requests.count == (waitedWithinPass ? 11 : 1))
+    }
+
+    @Test("Pause: 429s with Retry-After never open the circuit; the refused events go again within the pass")
+    func pausesDoNotOpenTheCircuit() async throws {
+        let (world, _, uploader) = try Self.world { index, request in
+            guard index < 8 else { return RecordingUploader.acceptAll(request) }
+            return ImportReplyClassifier.classify(status: 429, retryAfterHeader: "1", body: Data(#"{"detail": "busy"}"#.utf8),
+                                                  binaryName: request.binary.name)
+        }
+        let forwarder = EventForwarder(folder: LocalEventFolder(path: world.achPath), uploader: uploader,
+                                       store: try FileStateStore(path: world.statePath), clock: world.clock,
+                                       policy: world.policy, longestPauseWithinPass: .seconds(60), logger: quietLogger)
+        let pass = try await forwarder.runPass()
+        #expect(!pass.circuitOpened, "eight refusals in a row, each with a pause: the server is up")
+        #expect(pass.skips[.serverUnavailable] == nil)
+        #expect(pass.forwarded == 10)
+        #expect(uploader.requests.count == 18)
+        #expect(world.clock.now() >= Self.start + .seconds(8), "each refusal's second was waited out")
+        #expect(await !forwarder.circuitIsOpen)
+    }
+
+    @Test("Circuit: with every event backing off, the open circuit probes with the one due first; its answer frees the rest")
+    func probeWhileEverythingBacksOff() async throws {
+        let (world, _, uploader) = try Self.world { index, request in
+            index < 10 ? .failed(UploadProblem(kind: .transport, detail: "connection refused"))
+                : RecordingUploader.acceptAll(request)
+        }
+        let forwarder = EventForwarder(folder: LocalEventFolder(path: world.achPath), uploader: uploader,
+                                       store: try FileStateStore(path: world.statePath), clock: world.clock,
+                                       policy: world.policy, retryPolicy: RetryPolicy(baseDelay: .seconds(600)),
+                                       retrySeed: 3, logger: quietLogger)
+        let opened = try await forwarder.runPass()
+        #expect(opened.circuitOpened && opened.failed == 5)
+        // Each later pass probes with one of the five events never tried, and fails.
+        for _ in 0..<5 {
+            world.clock.advance(by: .seconds(1))
+            let probe = try await forwarder.runPass()
+            #expect(probe.uploadsAttempted == 1 && probe.failed == 1)
+        }
+        world.clock.advance(by: .seconds(1))
+        let recovered = try await forwarder.runPass()
+        #expect(recovered.pending == 0 && recovered.skips[.backingOff] == 10, "every event waits minutes")
+        #expect(recovered.uploadsAttempted == 1 && recovered.forwarded == 1, "the probe went anyway, and was accepted")
+        world.clock.advance(by: .seconds(1))
+        let after = try await forwarder.runPass()
+        #expect(after.forwarded == 9, "the server answers again: the others' backoffs are over")
+        #expect(uploader.requests.count == 20)
     }
 
     @Test("Pause: a 503 with an HTTP-date holds every event until that time")

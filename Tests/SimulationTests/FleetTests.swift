@@ -28,7 +28,7 @@ struct FleetTests {
         #expect(order.map { $0.1 } == [10, 20, 20, 30].map { start + .seconds(Int64($0)) })
     }
 
-    @Test("Fleet: 50 PCs through a day; nothing lost, nothing recorded unaccepted, the server within its limit")
+    @Test("Fleet: 50 PCs through a day pass every checker: nothing lost, the server within its limit, no herd, no starvation, drains in time")
     func fiftyPCsThroughADay() async throws {
         let result = try await FleetSimulation(FleetOptions(seed: 2026, pcCount: 50, eventsPerPC: 100)).run()
         let evidence = result.evidence
@@ -40,13 +40,7 @@ struct FleetTests {
         #expect(evidence.journal.contains { !$0.reachedServer }, "the outage refused connections")
         #expect(FleetChecker.maximumInProgress(evidence.journal).count == result.options.capacity.maximumInProgress,
                 "the server was used to its limit")
-        // Known today (docs/DECISIONS.md, "Fleet simulation"): with adaptive concurrency and the
-        // fleet-wide pause, one backlog PC drains long after the median and both drains miss
-        // their allowance. When the forwarder meets them this known issue stops occurring and
-        // the test fails: remove the wrapper then.
-        withKnownIssue("the fleet's drains and sharing of the server miss their bounds") {
-            #expect(result.verdict.isEmpty, "\(result.verdict.map(\.description).joined(separator: "\n"))")
-        }
+        #expect(result.verdict.isEmpty, "\(result.verdict.map(\.description).joined(separator: "\n"))")
     }
 
     @Test("Fleet live: three event-forwarder processes against the mock with a capacity on loopback; nothing lost, the server within its limit")
@@ -58,9 +52,11 @@ struct FleetTests {
         #expect(FleetChecker.everyEventOnce(evidence).isEmpty)
         #expect(FleetChecker.recordedOnlyAccepted(evidence).isEmpty)
         #expect(FleetChecker.inProgressWithinLimit(evidence).isEmpty)
-        // Known today: the live fleet meets refusals above 5 % and drains late; timing on a loaded
-        // machine decides by how much, so the issue is marked intermittent.
-        withKnownIssue("the live fleet's refusals and drains miss their bounds", isIntermittent: true) {
+        #expect(FleetChecker.recoveryRate(evidence).isEmpty)
+        // The drains and the refusal share depend on how fast the forwarder processes run: on a
+        // machine shared with compilers they sent 6 to 8 requests a second against the server's
+        // 13 (docs/DECISIONS.md, "Fleet drains"), so only there are they a known issue.
+        withKnownIssue("the live fleet's drains and refusals depend on the CPU the processes get", isIntermittent: true) {
             #expect(result.verdict.isEmpty, "\(result.verdict.map(\.description).joined(separator: "\n"))")
         }
         #expect(result.evidence.journal.contains { !$0.reachedServer }, "the outage reset connections")

@@ -56,6 +56,9 @@ public struct SimulationChecker: Sendable {
     /// The last pause the server asked for with `Retry-After`, and how many uploads started
     /// before its end since it was asked for.
     private var serverPause: (until: FileTime, uploadsSince: Int)?
+    /// Uploads in a row, across passes and restarts, that failed without the server asking
+    /// for a pause; from the breaker's threshold on, a pass's first upload is a probe.
+    private var failuresInRow = 0
 
     public init(policy: ScanPolicy, reportsByBinary: [String: [String]], retryPolicy: RetryPolicy = RetryPolicy()) {
         self.policy = policy
@@ -99,7 +102,10 @@ public struct SimulationChecker: Sendable {
             violate("cap", "\(uploads.count) uploads, cap \(limit)")
         }
         var order: [(FileTime, String)] = []
-        for upload in uploads {
+        // A pass that starts with the circuit open probes the server with one upload, and may
+        // take an event still backing off when none is due.
+        let probing = failuresInRow >= retryPolicy.circuitBreakerFailures
+        for (position, upload) in uploads.enumerated() {
             guard let pairedReports = reportsByBinary[upload.binaryName] else {
                 violate("noise", "uploaded \(upload.binaryName), which is not a generated event")
                 continue
@@ -126,7 +132,7 @@ public struct SimulationChecker: Sendable {
             if let attempts = waiting[binary.name], attempts.fingerprint == binary.fingerprint {
                 if attempts.quarantined {
                     violate("quarantine", "\(binary.name) uploaded while quarantined")
-                } else if now < attempts.nextAttemptAt {
+                } else if now < attempts.nextAttemptAt, !(probing && position == 0) {
                     violate("backoff", "\(binary.name) uploaded \((attempts.nextAttemptAt - now).secondsValue) s "
                         + "before its backoff ended")
                 }
@@ -150,11 +156,20 @@ public struct SimulationChecker: Sendable {
         }
         // The circuit breaker: once enough uploads in a row failed, only those already in flight
         // may still fail in this pass.
-        var failuresInRow = 0
+        // A 429 or 503 with Retry-After shows the server up; its pause, checked above, holds uploads.
+        var runInPass = 0
         var longestRun = 0
         for upload in uploads {
-            if case .failed = upload.outcome { failuresInRow += 1 } else { failuresInRow = 0 }
-            longestRun = max(longestRun, failuresInRow)
+            switch upload.outcome {
+            case .failed where upload.serverAskedToWaitUntil != nil: continue
+            case .failed:
+                runInPass += 1
+                failuresInRow += 1
+            case .accepted, .rejected:
+                runInPass = 0
+                failuresInRow = 0
+            }
+            longestRun = max(longestRun, runInPass)
         }
         if longestRun > retryPolicy.circuitBreakerFailures + uploadConcurrency - 1 {
             violate("circuit", "\(longestRun) uploads in a row failed; the breaker opens at "
