@@ -26,6 +26,9 @@ public struct PassReport: Hashable, Sendable, Codable {
     public var serverAskedToWaitUntil: FileTime?
     /// Uploads in flight allowed at the end of the pass (adaptive concurrency's current limit).
     public var concurrencyLimit: Int?
+    /// Why the state could not be written in this pass (the file and the OS error), if it could
+    /// not; what the server accepted is then kept in memory until a later pass writes it.
+    public var stateUnwritable: String?
 
     public init(startedAt: FileTime) {
         self.startedAt = startedAt
@@ -51,6 +54,7 @@ public struct PassReport: Hashable, Sendable, Codable {
         if circuitOpened { parts.append("circuit_open") }
         if let serverAskedToWaitUntil { parts.append("server_asked_to_wait_until=\(serverAskedToWaitUntil)") }
         if let concurrencyLimit { parts.append("concurrency_limit=\(concurrencyLimit)") }
+        if stateUnwritable != nil { parts.append("state_unwritable") }
         if interrupted { parts.append("interrupted") }
         return parts.joined(separator: " ")
     }
@@ -82,6 +86,7 @@ extension PassReport {
         circuitOpened = try container.decodeIfPresent(Bool.self, forKey: .circuitOpened) ?? false
         serverAskedToWaitUntil = try container.decodeIfPresent(FileTime.self, forKey: .serverAskedToWaitUntil)
         concurrencyLimit = try container.decodeIfPresent(Int.self, forKey: .concurrencyLimit)
+        stateUnwritable = try container.decodeIfPresent(String.self, forKey: .stateUnwritable)
     }
 }
 

@@ -61,6 +61,9 @@ public enum SkipReason: String, CaseIterable, Hashable, Sendable, Codable {
     /// The server answered 429 or 503 with a `Retry-After` that has not run out, so the pass
     /// starts no upload until then.
     case serverAskedToWait
+    /// The state could not be written (a full or read-only disk, an I/O error), so the pass
+    /// started no upload: nothing is sent that cannot be recorded.
+    case stateUnwritable
 }
 
 /// Why a binary is about to be uploaded.

@@ -122,13 +122,21 @@ public protocol ForwardStateStore: Sendable {
     var consecutiveFailures: Int { get }
     /// Replaces the circuit breaker's count; durable only after `sync()`.
     func recordConsecutiveFailures(_ count: Int) throws
-    /// Makes every record so far durable.
+    /// Makes every record so far durable; when a write failed before, writes what waits first.
     func sync() throws
     /// How many digests are recorded.
     var count: Int { get }
+    /// The write or sync that failed and has not succeeded since, if any.
+    ///
+    /// A store whose disk refuses (full, read-only, I/O error) keeps every change in memory,
+    /// answers queries with it, and writes it at the next `sync()` that succeeds: the uploads
+    /// in flight when the disk filled are then not sent again.
+    var writeFailure: StateFileError? { get }
 }
 
 extension ForwardStateStore {
+    public var writeFailure: StateFileError? { nil }
+
     public func record(contentsOf records: [ForwardRecord]) throws {
         for record in records { try self.record(record) }
     }

@@ -236,11 +236,15 @@ public struct StateFileError: Error, Hashable, Sendable, CustomStringConvertible
     public var path: String
     public var kind: Kind
     public var detail: String
+    /// The OS error number of the failed call, when one failed (`ENOSPC`, `EROFS`, `EIO`…): it tells
+    /// a disk that refuses for now from a path that can never work.
+    public var errorNumber: Int32?
 
-    public init(path: String, kind: Kind, detail: String) {
+    public init(path: String, kind: Kind, detail: String, errorNumber: Int32? = nil) {
         self.path = path
         self.kind = kind
         self.detail = detail
+        self.errorNumber = errorNumber
     }
 
     public var description: String {

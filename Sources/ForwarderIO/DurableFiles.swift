@@ -35,9 +35,7 @@ final class AppendOnlyFile {
         self.handle = handle
         #else
         let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw StateFileError(path: path, kind: .unwritable, detail: "cannot open for appending: \(Self.lastError())")
-        }
+        guard descriptor >= 0 else { throw Self.failure(path: path, "cannot open for appending") }
         if exclusive, !Self.lockWithin(descriptor, attempts: 20, pause: 50_000) {
             close(descriptor)
             throw StateFileError(path: path, kind: .lockedByAnotherProcess, detail: "the state is locked")
@@ -80,7 +78,7 @@ final class AppendOnlyFile {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw StateFileError(path: path, kind: .unwritable, detail: "write failed: \(Self.lastError())")
+                throw Self.failure(path: path, "write failed")
             }
             offset += written
         }
@@ -94,9 +92,7 @@ final class AppendOnlyFile {
             throw StateFileError(path: path, kind: .unwritable, detail: "truncate failed: \(error)")
         }
         #else
-        guard ftruncate(descriptor, off_t(byteCount)) == 0 else {
-            throw StateFileError(path: path, kind: .unwritable, detail: "truncate failed: \(Self.lastError())")
-        }
+        guard ftruncate(descriptor, off_t(byteCount)) == 0 else { throw Self.failure(path: path, "truncate failed") }
         #endif
     }
 
@@ -106,18 +102,39 @@ final class AppendOnlyFile {
             throw StateFileError(path: path, kind: .unwritable, detail: "sync failed: \(error)")
         }
         #else
-        guard fsync(descriptor) == 0 else {
-            throw StateFileError(path: path, kind: .unwritable, detail: "fsync failed: \(Self.lastError())")
-        }
+        guard fsync(descriptor) == 0 else { throw Self.failure(path: path, "fsync failed") }
         #endif
     }
 
     static func lastError() -> String { String(cString: strerror(errno)) }
+
+    /// The error for a call on `path` that just failed, with the OS's message and error number.
+    static func failure(path: String, _ what: String) -> StateFileError {
+        let code = errno
+        return StateFileError(path: path, kind: .unwritable, detail: "\(what): \(String(cString: strerror(code)))",
+                              errorNumber: code)
+    }
+}
+
+extension StateFileError {
+    /// Whether the disk refuses for now (full, over quota, read-only, failing) rather than the
+    /// path being unusable: a forwarder then waits for the disk instead of stopping.
+    var isDiskCondition: Bool {
+        #if os(Windows)
+        return false
+        #else
+        guard kind == .unwritable, let errorNumber else { return false }
+        return [ENOSPC, EDQUOT, EROFS, EIO].contains(errorNumber)
+        #endif
+    }
 }
 
 /// Whole-file writes that are atomic and durable: write a temporary file, sync it, rename it
 /// over the target, then sync the folder so the rename itself survives a power cut.
 enum AtomicFileWriter {
+    ///
+    /// When anything fails the target is untouched and the temporary file is removed: on a full
+    /// disk it would hold the space that the next attempt needs.
     static func write(_ bytes: Data, to path: String) throws {
         let temporaryPath = path + ".tmp"
         do {
@@ -125,6 +142,9 @@ enum AtomicFileWriter {
             try temporary.truncate(to: 0)
             try temporary.append(bytes)
             try temporary.synchronize()
+        } catch {
+            removeTemporary(temporaryPath)
+            throw error
         }
         #if os(Windows)
         do {
@@ -139,10 +159,23 @@ enum AtomicFileWriter {
         }
         #else
         guard rename(temporaryPath, path) == 0 else {
-            throw StateFileError(path: path, kind: .unwritable,
-                                 detail: "cannot rename \(temporaryPath) into place: \(AppendOnlyFile.lastError())")
+            let failure = AppendOnlyFile.failure(path: path, "cannot rename \(temporaryPath) into place")
+            removeTemporary(temporaryPath)
+            throw failure
         }
         try synchronizeFolder(containing: path)
+        #endif
+    }
+
+    /// Removes a temporary file left by a failed write; a folder in its place is left alone.
+    private static func removeTemporary(_ temporaryPath: String) {
+        #if os(Windows)
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: temporaryPath, isDirectory: &isFolder), !isFolder.boolValue {
+            try? FileManager.default.removeItem(atPath: temporaryPath)
+        }
+        #else
+        _ = unlink(temporaryPath)
         #endif
     }
 
@@ -151,13 +184,9 @@ enum AtomicFileWriter {
         #if !os(Windows)
         let folder = (path as NSString).deletingLastPathComponent
         let descriptor = open(folder.isEmpty ? "." : folder, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw StateFileError(path: path, kind: .unwritable, detail: "cannot open its folder: \(AppendOnlyFile.lastError())")
-        }
+        guard descriptor >= 0 else { throw AppendOnlyFile.failure(path: path, "cannot open its folder") }
         defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else {
-            throw StateFileError(path: path, kind: .unwritable, detail: "cannot sync its folder: \(AppendOnlyFile.lastError())")
-        }
+        guard fsync(descriptor) == 0 else { throw AppendOnlyFile.failure(path: path, "cannot sync its folder") }
         #endif
     }
 }

@@ -80,6 +80,7 @@ extension EventForwarder {
     func recordCircuitBreaker() throws {
         let count = min(consecutiveFailures, retryPolicy.circuitBreakerFailures)
         guard count != store.consecutiveFailures else { return }
-        try store.recordConsecutiveFailures(count)
+        let store = self.store
+        do { try store.recordConsecutiveFailures(count) } catch { try keepStateFailure(error) }
     }
 }

@@ -41,6 +41,8 @@ public actor EventForwarder {
     var concurrencyLimit: ConcurrencyLimit
     /// Fed with each upload's outcome and each pass's report; nil when nothing serves metrics.
     public let metrics: ForwarderMetrics?
+    /// The first state write of this pass that failed: no upload starts after it.
+    var passStateFailure: StateFileError?
 
     /// - Parameters:
     ///   - uploadConcurrency: the most uploads in flight at once.
@@ -81,11 +83,28 @@ public actor EventForwarder {
 
     /// One pass over the folder.
     ///
-    /// Throws when the folder cannot be listed or the state cannot be written; a single file that
-    /// cannot be read or uploaded is counted and logged, and the pass goes on.
+    /// Throws when the folder cannot be listed or the state cannot be written (after the uploads
+    /// in flight finish); a single file that cannot be read or uploaded is counted and logged,
+    /// and the pass goes on.
     public func runPass() async throws -> PassReport {
+        let report = try await runPassReportingUnwritableState()
+        if let passStateFailure { throw passStateFailure }
+        return report
+    }
+
+    /// One pass that reports a state it could not write in `PassReport.stateUnwritable` rather
+    /// than throwing: `run` and the simulation go on, and the next pass retries the write.
+    ///
+    /// A pass first writes what an earlier pass could not; while that fails, it starts no upload.
+    /// When a write fails mid-pass, no further upload starts, the uploads in flight finish, and
+    /// what they got accepted stays in the store's memory until a sync succeeds.
+    public func runPassReportingUnwritableState() async throws -> PassReport {
         let now = clock.now()
         var report = PassReport(startedAt: now)
+        passStateFailure = nil
+        if store.writeFailure != nil {
+            do { try store.sync() } catch { try keepStateFailure(error) }
+        }
         let entries = try folder.listEntries()
         let monotonicNow = clock.monotonicNow()
         for file in observations.observe(entries, wallNow: now, monotonicNow: monotonicNow) {
@@ -131,7 +150,7 @@ public actor EventForwarder {
                 try handle(outcome, for: candidate, prepared: prepared, duration: finished.roundTrip, report: &report)
                 recordsSinceSync += 1
                 if recordsSinceSync >= recordsPerSync {
-                    try store.sync()
+                    do { try store.sync() } catch { try keepStateFailure(error) }
                     recordsSinceSync = 0
                 }
             }
@@ -146,6 +165,11 @@ public actor EventForwarder {
                 }
                 // Finish first, then prepare: the state check then sees every earlier acceptance.
                 while inFlight >= (probing ? 1 : concurrencyLimit.current) { try await finishOne() }
+                // Nothing is sent that cannot be recorded.
+                if passStateFailure != nil {
+                    report.skip(.stateUnwritable, count: plan.candidates.count - index)
+                    break
+                }
                 if let resumeTime = pausedUntil(now: clock.now()) {
                     guard resumeTime - clock.now() <= longestPauseWithinPass, await waitOutPause(until: resumeTime) else {
                         report.skip(.serverAskedToWait, count: plan.candidates.count - index)
@@ -183,7 +207,8 @@ public actor EventForwarder {
             report.concurrencyLimit = concurrencyLimit.current
             return report
         }
-        try store.sync()
+        do { try store.sync() } catch { try keepStateFailure(error) }
+        report.stateUnwritable = passStateFailure?.description
         cache.retainOnly(names: Set(entries.lazy.filter { $0.kind == .regularFile }.map(\.name)))
         report.finishedAt = clock.now()
         if let metrics {
@@ -193,13 +218,21 @@ public actor EventForwarder {
         return report
     }
 
+    /// Keeps a state write's failure for the pass instead of ending it, so the uploads in flight
+    /// still finish and their outcomes are kept (in the store's memory) for a later sync; any
+    /// other error is thrown on.
+    func keepStateFailure(_ error: any Error) throws {
+        guard let failure = error as? StateFileError, failure.kind == .unwritable else { throw error }
+        if passStateFailure == nil { passStateFailure = failure }
+    }
+
     /// Gives a record that lacks a fingerprint (imported from version 1) the one just hashed,
     /// so that after a restart the digest cache knows the file without reading it again.
     func rememberFingerprint(of binary: FolderEntry, in record: ForwardRecord) throws {
         guard record.fingerprint == nil, record.fileName == binary.name, record.byteCount == binary.byteCount else { return }
         var updated = record
         updated.fingerprint = binary.fingerprint
-        try store.record(updated)
+        do { try store.record(updated) } catch { try keepStateFailure(error) }
     }
 
     struct PreparedUpload {
@@ -270,9 +303,10 @@ public actor EventForwarder {
         switch outcome {
         case .accepted(let row):
             let hadReport = prepared.request.report != nil
-            try store.record(ForwardRecord(digest: prepared.digest, fileName: candidate.binary.name,
-                                           byteCount: candidate.binary.byteCount, hadReport: hadReport,
-                                           forwardedAt: clock.now(), fingerprint: candidate.binary.fingerprint))
+            let record = ForwardRecord(digest: prepared.digest, fileName: candidate.binary.name,
+                                       byteCount: candidate.binary.byteCount, hadReport: hadReport,
+                                       forwardedAt: clock.now(), fingerprint: candidate.binary.fingerprint)
+            do { try store.record(record) } catch { try keepStateFailure(error) }
             let byteCount = Int64(prepared.request.binary.contents.count + (prepared.request.report?.contents.count ?? 0))
             report.forwarded += 1
             report.uploadedBytes += byteCount
@@ -297,7 +331,7 @@ public actor EventForwarder {
                                                  fileName: candidate.binary.name, digest: prepared.digest,
                                                  fingerprint: candidate.binary.fingerprint, problem: problem,
                                                  rejected: rejected, now: now, policy: retryPolicy, random: &jitter)
-        try store.recordAttempts(attempts)
+        do { try store.recordAttempts(attempts) } catch { try keepStateFailure(error) }
         details["error"] = "\(problem)"
         details["retry.failures"] = "\(attempts.failures)"
         details["retry.rejections"] = "\(attempts.rejections)"

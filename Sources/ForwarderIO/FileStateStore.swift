@@ -9,6 +9,11 @@ import Foundation
 /// line. A path that holds the Python forwarder's version-1 JSON is converted in place, the
 /// original kept as `<path>.v1-backup`. Anything else that cannot be read is an error: a damaged
 /// state is never replaced by an empty one, because that would upload everything again.
+///
+/// When the disk refuses a write (full, read-only, failing), the change is kept in memory and
+/// the write throws; every later change waits behind it, and the next `sync()` writes them all
+/// or throws again. What the files hold stays valid throughout: a cut-off append is cut off
+/// before the next, and a failed compaction leaves the old snapshot and journal as they were.
 public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     public let path: String
     public var journalPath: String { path + ".journal" }
@@ -17,9 +22,27 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     private var records: [EventDigest: ForwardRecord] = [:]
     private var attemptsByName: [String: DeliveryAttempts] = [:]
     private var consecutiveFailureCount = 0
+    /// Nil before the journal could be opened (a read-only disk at start) and after `close()`.
     private var journal: AppendOnlyFile?
+    private var isClosed = false
     private var journalRecordCount = 0
-    private var hasUnsyncedRecords = false
+    /// The journal's length at the last successful sync: whole lines, durable.
+    private var syncedJournalByteCount = 0
+    /// The lines encoded since the last successful sync; the first `writtenByteCount` bytes of
+    /// them reached the OS. Kept until a sync succeeds, because after a failed `fsync` nobody
+    /// knows what of them is on the disk.
+    private var unsyncedBytes: [UInt8] = []
+    private var writtenByteCount = 0
+    /// The journal may hold bytes past `syncedJournalByteCount` that are torn or not known to be
+    /// durable: cut them off before writing again.
+    private var journalNeedsCut = false
+    private var journalNeedsFsync = false
+    /// The journal was created: its folder must be synced for the new name to survive a power cut.
+    private var folderNeedsSync = false
+    private var pendingWriteFailure: StateFileError?
+    /// Unsynced bytes beyond which an append syncs at once, so what is kept for a retry stays small
+    /// (seeding a large archive records a hundred thousand lines before its one sync).
+    private static let unsyncedByteLimit = 1 << 20
     private let compactionMinimum: Int
     private let readOnly: Bool
     /// What loading found, for logs and `status`.
@@ -53,12 +76,12 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             }
         }
         if FileManager.default.fileExists(atPath: path) {
-            let contents = try Self.read(path)
+            let contents = try StateFileReading.read(path)
             let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF]
             if contents.first(where: { !whitespace.contains($0) }) == UInt8(ascii: "{") {
                 try importVersionOne(contents, rewrite: !readOnly)
             } else {
-                records.reserveCapacity(Self.lineCount(of: contents))
+                records.reserveCapacity(StateFileReading.lineCount(of: contents))
                 let (loaded, _) = try parse(contents, path: path, isJournal: false)
                 loadSummary.snapshotRecords = loaded
             }
@@ -66,11 +89,11 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         let journalExists = FileManager.default.fileExists(atPath: journalPath)
         var validJournalBytes = 0
         if journalExists {
-            let contents = try Self.read(journalPath)
+            let contents = try StateFileReading.read(journalPath)
             if contents.isEmpty {
                 validJournalBytes = 0
             } else {
-                records.reserveCapacity(records.count + Self.lineCount(of: contents))
+                records.reserveCapacity(records.count + StateFileReading.lineCount(of: contents))
                 let (loaded, validBytes) = try parse(contents, path: journalPath, isJournal: true)
                 loadSummary.journalRecords = loaded
                 loadSummary.tornTailBytes = contents.count - validBytes
@@ -79,16 +102,19 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             }
         }
         if readOnly { return }
-        let journal = try AppendOnlyFile(path: journalPath, exclusive: true)
-        self.journal = journal
+        syncedJournalByteCount = validJournalBytes
         if validJournalBytes == 0 {
-            try journal.truncate(to: 0)
-            try journal.append(Array((StateRecordCodec.header + "\n").utf8))
-            try journal.synchronize()
-            try AtomicFileWriter.synchronizeFolder(containing: journalPath)
+            unsyncedBytes = Array((StateRecordCodec.header + "\n").utf8)
+            journalNeedsCut = true
+            folderNeedsSync = true
         } else if loadSummary.tornTailBytes > 0 {
-            try journal.truncate(to: validJournalBytes)
-            try journal.synchronize()
+            journalNeedsCut = true
+        }
+        do {
+            try syncJournal()
+        } catch let error as StateFileError where error.isDiskCondition {
+            // A full or read-only disk at start: the state is loaded, and passes wait for the disk.
+            pendingWriteFailure = error
         }
     }
 
@@ -97,8 +123,13 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     /// Syncs and releases the journal and its lock; the store refuses records afterwards.
     public func close() throws {
         try sync()
-        lock.withLock { journal = nil }
+        lock.withLock {
+            journal = nil
+            isClosed = true
+        }
     }
+
+    public var writeFailure: StateFileError? { lock.withLock { pendingWriteFailure } }
 
     public func record(for digest: EventDigest) -> ForwardRecord? {
         lock.withLock { records[digest] }
@@ -151,14 +182,67 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         var text = ""
         for line in lines { text += StateRecordCodec.encode(line) }
         try lock.withLock {
-            guard let journal else {
+            guard !isClosed else {
                 throw StateFileError(path: path, kind: .unwritable, detail: "the state was closed")
             }
-            try journal.append(text.utf8)
             for line in lines { apply(line) }
             journalRecordCount += lines.count
-            hasUnsyncedRecords = true
+            unsyncedBytes.append(contentsOf: text.utf8)
+            if let pendingWriteFailure { throw pendingWriteFailure }
+            do {
+                try writeJournal()
+                if unsyncedBytes.count >= Self.unsyncedByteLimit { try syncJournal() }
+            } catch let error as StateFileError {
+                pendingWriteFailure = error
+                throw error
+            }
         }
+    }
+
+    /// Writes what waits to the journal (opening it first when it could not be opened before).
+    ///
+    /// One `write` may end part-way on a full disk; the cut-off line is cut away before the next
+    /// attempt, which writes every unsynced line again. The caller holds the lock.
+    private func writeJournal() throws {
+        let journal = try self.journal ?? AppendOnlyFile(path: journalPath, exclusive: true)
+        self.journal = journal
+        if journalNeedsCut {
+            try journal.truncate(to: syncedJournalByteCount)
+            journalNeedsCut = false
+            journalNeedsFsync = true
+            writtenByteCount = 0
+        }
+        guard writtenByteCount < unsyncedBytes.count else { return }
+        journalNeedsFsync = true
+        do {
+            try journal.append(unsyncedBytes[writtenByteCount...])
+        } catch {
+            journalNeedsCut = true
+            throw error
+        }
+        writtenByteCount = unsyncedBytes.count
+    }
+
+    /// Writes what waits and makes the journal durable; the caller holds the lock.
+    private func syncJournal() throws {
+        try writeJournal()
+        if journalNeedsFsync, let journal {
+            do {
+                try journal.synchronize()
+            } catch {
+                // What the failed fsync left on the disk is unknown: write it all again next time.
+                journalNeedsCut = true
+                throw error
+            }
+            journalNeedsFsync = false
+        }
+        if folderNeedsSync {
+            try AtomicFileWriter.synchronizeFolder(containing: journalPath)
+            folderNeedsSync = false
+        }
+        syncedJournalByteCount += unsyncedBytes.count
+        unsyncedBytes.removeAll(keepingCapacity: unsyncedBytes.count <= Self.unsyncedByteLimit)
+        writtenByteCount = 0
     }
 
     /// Applies one line to the in-memory state, as recording and loading both do.
@@ -179,14 +263,17 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     public func sync() throws {
         guard !readOnly else { return }
         try lock.withLock {
-            guard let journal else { return }
-            if hasUnsyncedRecords {
-                try journal.synchronize()
-                hasUnsyncedRecords = false
-            }
-            // Compact once the journal holds as many records as the snapshot: amortized O(1).
-            if journalRecordCount >= max(compactionMinimum, records.count / 2) {
-                try compact()
+            guard !isClosed else { return }
+            do {
+                try syncJournal()
+                // Compact once the journal holds as many records as the snapshot: amortized O(1).
+                if journalRecordCount >= max(compactionMinimum, records.count / 2) {
+                    try compact()
+                }
+                pendingWriteFailure = nil
+            } catch let error as StateFileError {
+                pendingWriteFailure = error
+                throw error
             }
         }
     }
@@ -194,7 +281,8 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     /// Writes every record into a new snapshot and empties the journal.
     ///
     /// A crash after the rename but before the journal is emptied only replays records that the
-    /// snapshot already holds, so the order is safe.
+    /// snapshot already holds, so the order is safe. A snapshot that cannot be written leaves
+    /// the old snapshot and the journal as they were.
     private func compact() throws {
         var text = StateRecordCodec.header + "\n"
         text.reserveCapacity(records.count * 130)
@@ -208,39 +296,12 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             text += StateRecordCodec.encode(.consecutiveFailures(consecutiveFailureCount))
         }
         try AtomicFileWriter.write(Data(text.utf8), to: path)
-        guard let journal else { return }
-        try journal.truncate(to: 0)
-        try journal.append(Array((StateRecordCodec.header + "\n").utf8))
-        try journal.synchronize()
+        syncedJournalByteCount = 0
+        unsyncedBytes = Array((StateRecordCodec.header + "\n").utf8)
+        writtenByteCount = 0
+        journalNeedsCut = true
         journalRecordCount = 0
-    }
-
-    private static func read(_ path: String) throws -> Data {
-        do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            var isFolder: ObjCBool = false
-            let detail = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
-                ? "it is a folder, not a file" : "cannot read it (\(error.localizedDescription))"
-            throw StateFileError(path: path, kind: .unreadable, detail: detail)
-        }
-    }
-
-    /// How many lines `contents` holds, an upper bound on its records.
-    ///
-    /// Reserving that much before parsing spares the record dictionary its growth: rehashing
-    /// every record at each doubling took a third of the load time of a million records.
-    private static func lineCount(of contents: Data) -> Int {
-        contents.withUnsafeBytes { raw in
-            guard var cursor = raw.baseAddress else { return 0 }
-            let end = cursor + raw.count
-            var count = 0
-            while cursor < end, let newline = memchr(cursor, 0x0A, end - cursor) {
-                count += 1
-                cursor = UnsafeRawPointer(newline) + 1
-            }
-            return count
-        }
+        try syncJournal()
     }
 
     /// Parses a snapshot or journal into `records`; returns how many lines it held and how many
@@ -249,59 +310,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     /// Only a journal may end in a torn line (no newline) or a run of NUL bytes, which is what a
     /// crash or power cut mid-append leaves; anywhere else a bad line is corruption.
     private func parse(_ contents: Data, path: String, isJournal: Bool) throws -> (records: Int, validBytes: Int) {
-        try Self.parse(contents, path: path, isJournal: isJournal) { self.apply($0) }
-    }
-
-    private static func parse(_ contents: Data, path: String, isJournal: Bool,
-                              into add: (StateLine) -> Void) throws -> (records: Int, validBytes: Int) {
-        try contents.withUnsafeBytes { raw -> (Int, Int) in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            let newline = UInt8(ascii: "\n")
-            guard let headerEnd = bytes.firstIndex(of: newline),
-                  StateRecordCodec.readableHeaders.contains(
-                      String(decoding: UnsafeBufferPointer(rebasing: bytes[..<headerEnd]), as: UTF8.self)
-                          .trimmingCharacters(in: .whitespaces)) else {
-                // A journal torn while its header was being written holds no records yet.
-                if isJournal, bytes.firstIndex(of: newline) == nil || bytes.allSatisfy({ $0 == 0 }) {
-                    return (0, 0)
-                }
-                let firstLine = String(decoding: bytes.prefix(60), as: UTF8.self)
-                    .split(separator: "\n").first.map(String.init) ?? ""
-                let formatName = "BLASTWARE-FORWARDER-STATE "
-                let version = String(firstLine.dropFirst(formatName.count)).trimmingCharacters(in: .whitespaces)
-                if firstLine.hasPrefix(formatName), !version.isEmpty,
-                   version.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }) {
-                    throw StateFileError(path: path, kind: .unsupportedVersion(version),
-                                         detail: "it is version \(version) of the state format, written by another "
-                                             + "release of the forwarder; this release reads versions "
-                                             + StateRecordCodec.readableVersions)
-                }
-                throw StateFileError(path: path, kind: .unknownFormat,
-                                     detail: "its first line is \(firstLine.debugDescription), not \"\(StateRecordCodec.header)\"")
-            }
-            var count = 0
-            var lineStart = headerEnd + 1
-            var lineNumber = 1
-            while lineStart < bytes.count {
-                lineNumber += 1
-                guard let lineEnd = UnsafeBufferPointer(rebasing: bytes[lineStart...]).firstIndex(of: newline)
-                        .map({ $0 + lineStart }) else {
-                    if isJournal { return (count, lineStart) }
-                    throw StateFileError(path: path, kind: .corruptLine(lineNumber), detail: "the last line is cut short")
-                }
-                let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd])
-                guard let record = StateRecordCodec.decodeLine(line) else {
-                    let rest = UnsafeBufferPointer(rebasing: bytes[lineStart...])
-                    if isJournal, rest.allSatisfy({ $0 == 0 || $0 == newline }) { return (count, lineStart) }
-                    throw StateFileError(path: path, kind: .corruptLine(lineNumber),
-                                         detail: "line \(lineNumber) is not a valid record")
-                }
-                add(record)
-                count += 1
-                lineStart = lineEnd + 1
-            }
-            return (count, bytes.count)
-        }
+        try StateFileReading.parse(contents, path: path, isJournal: isJournal) { self.apply($0) }
     }
 
     /// Converts the Python forwarder's `{"version": 1, "forwarded": {sha256: {...}}}` file.

@@ -28,6 +28,7 @@ public final class ForwarderMetrics: Sendable {
     private let quarantinedEvents: CoreMetrics.Gauge
     private let stateRecords: CoreMetrics.Gauge
     private let circuitOpen: CoreMetrics.Gauge
+    private let stateWritable: CoreMetrics.Gauge
     private let lastAcceptedUpload: CoreMetrics.Gauge
     private let lastPassFinished: CoreMetrics.Gauge
     private let health: Mutex<HealthFacts>
@@ -72,6 +73,8 @@ public final class ForwarderMetrics: Sendable {
         quarantinedEvents = CoreMetrics.Gauge(label: name("quarantined_events"), factory: factory)
         stateRecords = CoreMetrics.Gauge(label: name("state_records"), factory: factory)
         circuitOpen = CoreMetrics.Gauge(label: name("circuit_open"), factory: factory)
+        stateWritable = CoreMetrics.Gauge(label: name("state_writable"), factory: factory)
+        stateWritable.record(1)
         lastAcceptedUpload = CoreMetrics.Gauge(label: name("last_accepted_upload_timestamp_seconds"), factory: factory)
         lastPassFinished = CoreMetrics.Gauge(label: name("last_pass_finished_timestamp_seconds"), factory: factory)
         // The registry keeps the gauge; nothing changes it after start.
@@ -109,10 +112,12 @@ public final class ForwarderMetrics: Sendable {
         for (reason, gauge) in waiting { gauge.record(report.skips[reason] ?? 0) }
         recordState(records: records, quarantined: quarantined)
         circuitOpen.record(isOpen ? 1 : 0)
+        let writable = report.stateUnwritable == nil
+        stateWritable.record(writable ? 1 : 0)
         health.withLock { facts in
             facts.lastPassFinishedAt = report.finishedAt
             facts.circuitOpen = isOpen
-            facts.stateWritable = true
+            facts.stateWritable = writable
         }
     }
 
@@ -124,6 +129,7 @@ public final class ForwarderMetrics: Sendable {
 
     /// A state write or sync failed; `/health` reports it until a pass syncs again.
     func recordStateWriteFailure() {
+        stateWritable.record(0)
         health.withLock { $0.stateWritable = false }
     }
 

@@ -22,12 +22,24 @@ public struct ForwarderService: Sendable {
     public var releaseRequests: ReleaseRequestBox { ReleaseRequestBox(statePath: settings.statePath) }
 
     /// One pass; returns its report (the caller decides the exit code).
+    ///
+    /// Throws `StateNotWrittenError` when the state could not be written: the pass started no
+    /// upload after the write failed, and what the uploads in flight got accepted is sent again
+    /// by the next run.
     public func runOnce(dryRun: Bool) async throws -> PassReport {
         try await withForwarder(dryRun: dryRun) { forwarder in
-            try applyReleaseRequests(to: forwarder.store)
-            let report = try await forwarder.runPass()
-            try saveLastPass(report)
+            do {
+                try applyReleaseRequests(to: forwarder.store)
+            } catch let error as StateFileError where error.kind == .unwritable {
+                // The releases stay in their request files; the pass retries the write.
+            }
+            let report = try await forwarder.runPassReportingUnwritableState()
             logger.info("pass finished", metadata: ["pass.summary": "\(report.summary)"])
+            if report.stateUnwritable != nil {
+                try? saveLastPass(report)
+                throw StateNotWrittenError(cause: await forwarder.passStateFailure ?? forwarder.store.writeFailure)
+            }
+            try saveLastPass(report)
             return report
         }
     }
@@ -82,16 +94,22 @@ public struct ForwarderService: Sendable {
     /// Repeats passes on `clock` until `stop` is set.
     ///
     /// A pass that fails (folder gone, server unreachable) is logged and retried at the next
-    /// interval; only a state that cannot be written ends the loop, since forwarding without
-    /// recording would upload everything again after a restart.
+    /// interval. A state that cannot be written (full or read-only disk) holds every upload back
+    /// until a pass writes it again; the log says so once when it starts, again only when the
+    /// error changes, and once when it ends. Any other state error ends the loop.
     public static func runLoop(forwarder: EventForwarder, clock: any ForwarderClock, interval: Duration,
                                stop: StopSignal, logger: Logger, beforePass: @Sendable () throws -> Void = {},
                                afterPass: @Sendable (PassReport) throws -> Void) async throws {
+        var unwritable = UnwritableStateLog(logger: logger)
         while !stop.isRequested {
             do {
-                try beforePass()
+                do {
+                    try beforePass()
+                } catch let error as StateFileError where error.kind == .unwritable {
+                    // What waits stays in memory (and release requests in their files); the pass retries.
+                }
                 let report = try await withThrowingTaskGroup(of: PassReport?.self) { group in
-                    group.addTask { try await forwarder.runPass() }
+                    group.addTask { try await forwarder.runPassReportingUnwritableState() }
                     group.addTask {
                         await stop.wait()
                         if stop.isRequested { await forwarder.requestStop() }
@@ -104,7 +122,13 @@ public struct ForwarderService: Sendable {
                     return report
                 }
                 logger.info("pass finished", metadata: ["pass.summary": "\(report.summary)"])
-                try afterPass(report)
+                unwritable.passFinished(report)
+                do {
+                    try afterPass(report)
+                    unwritable.lastPassSaved()
+                } catch let error as StateFileError where error.kind == .unwritable {
+                    unwritable.lastPassNotSaved(error)
+                }
             } catch let error as StateFileError {
                 forwarder.metrics?.recordStateWriteFailure()
                 throw error
@@ -128,9 +152,15 @@ public struct ForwarderService: Sendable {
         let forwarder = EventForwarder(folder: LocalEventFolder(path: settings.watchFolder),
                                        uploader: NoUploader(), store: store, clock: SystemClock(),
                                        policy: settings.policy, logger: logger)
-        let report = try await forwarder.seedState(progress: progress)
-        try store.close()
-        return report
+        do {
+            let report = try await forwarder.seedState(progress: progress)
+            try store.close()
+            return report
+        } catch let error as StateFileError where error.kind == .unwritable {
+            // The disk refused after the state opened (full, read-only): exit 3, not a bad state file.
+            throw StateNotWrittenError(cause: error, consequence: "seeding stopped; run seed-state again once the disk allows "
+                                           + "(it hashes only what the state lacks)")
+        }
     }
 
     /// Releases quarantined or backing-off events so the next pass tries them.
@@ -233,13 +263,31 @@ public struct ForwarderService: Sendable {
         do {
             let result = try await body(forwarder)
             await uploader.shutdown()
-            try store.close()
+            do { try store.close() } catch let error as StateFileError where error.kind == .unwritable {
+                throw StateNotWrittenError(cause: error)
+            }
             return result
         } catch {
             await uploader.shutdown()
             try? store.close()
             throw error
         }
+    }
+}
+
+/// The state could not be written, so the forwarder stopped uploading: `once` and a stopping
+/// `run` exit with `exitCode`, naming the file and the OS error.
+///
+/// Distinct from a bad state file (exit 2): nothing is wrong with the file or the settings, the
+/// disk refused (full, read-only, failing), and the same command works once it allows.
+public struct StateNotWrittenError: Error, CustomStringConvertible {
+    public static let exitCode: Int32 = 3
+    public var cause: StateFileError?
+    /// What stopped and what the next run does about it.
+    public var consequence = "no further upload was started; what the server accepted since the last write is sent again by the next run"
+
+    public var description: String {
+        "the state could not be written: " + (cause.map { "\($0)" } ?? "the last write failed") + "; " + consequence
     }
 }
 

@@ -12,7 +12,8 @@ struct EventForwarderCommand: AsyncParsableCommand {
         abstract: "Forward Blastware Auto Call Home events to an SFM server, exactly once.",
         discussion: "Settings come from --config (series3-watcher's config.ini keys), then environment "
             + "variables of the same names, then flags; later sources win. Exit codes: 0 done, "
-            + "1 a pass or upload failed, 2 a setting, an argument or the state file is unusable.",
+            + "1 a pass or upload failed, 2 a setting, an argument or the state file is unusable, "
+            + "3 the state could not be written (disk full, read-only or failing).",
         version: ForwarderBuildInfo.versionLine,
         subcommands: [Run.self, Once.self, SeedState.self, Status.self, Retry.self, Validate.self, Version.self,
                       SampleConfigCommand.self]
@@ -147,6 +148,9 @@ func exitingOnFatalErrors<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let error as ExitCode {
         throw error
+    } catch let error as StateNotWrittenError {
+        FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
+        throw ExitCode(StateNotWrittenError.exitCode)
     } catch {
         FileHandle.standardError.write(Data("event-forwarder: \(error)\n".utf8))
         let isFatal = error is StateFileError || error is ServiceError || error is UploaderSetupError
@@ -173,7 +177,7 @@ extension EventForwarderCommand {
 
     struct Once: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One pass, then exit: 0 when every upload was accepted, 1 when one failed.")
+            abstract: "One pass, then exit: 0 when every upload was accepted, 1 when one failed, 3 when the state could not be written.")
         @OptionGroup var options: SettingsOptions
         @Flag(help: "Plan and hash, but upload and record nothing.") var dryRun = false
 
@@ -234,6 +238,7 @@ extension EventForwarderCommand {
             print("recorded events:  \(status.recordedEvents) (\(status.recordedWithoutReport) without report)")
             if let lastPass = status.lastPass {
                 print("last pass:        \(lastPass.finishedAt): \(lastPass.summary)")
+                if let problem = lastPass.stateUnwritable { print("state unwritable: \(problem)") }
             } else {
                 print("last pass:        none recorded")
             }

@@ -138,7 +138,7 @@ struct DeliveryHardeningTests {
         let server = try await TinyImportServer.start(tls: tls)
         let executable = try builtProduct("event-forwarder")
         let base = ["once", "--url", "https://127.0.0.1:\(server.port)", "--watch", folder.file("ach"),
-                    "--timeout-seconds", "5"]
+                    "--timeout-seconds", "600"]
 
         let untrusted = try await runProcessOffPool(executable, base + ["--state", folder.file("untrusted-state")])
         #expect(untrusted.status == 1)

@@ -12,7 +12,7 @@ func metricValue(_ exposition: String, _ series: String) -> Double? {
 
 /// A GET on loopback: the status and the body as text.
 func httpGet(_ url: String) async throws -> (status: Int, body: String) {
-    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(300))
     let body = try await response.body.collect(upTo: 4 << 20)
     return (Int(response.status.code), String(buffer: body))
 }

@@ -97,7 +97,7 @@ struct OperationsCommandTests {
         let folder = try configuredFolder("validate-server")
         let executable = try builtProduct("event-forwarder")
         let base = ["validate", "--check-server", "--watch", folder.file("ach"), "--state", folder.file("state"),
-                    "--timeout-seconds", "5"]
+                    "--timeout-seconds", "600"]
 
         let answered = try await runProcessOffPool(executable, base + ["--url", "http://127.0.0.1:\(server.port)"],
                                                    environment: ["SFM_API_TOKEN": token])

@@ -30,6 +30,13 @@ final class TinyImportServer: Sendable {
     /// Binaries answered with an error row from now on.
     func refuse(_ names: Set<String>) { received.refused.withLock { $0 = names } }
 
+    /// Requests after the first `count` (counted from the server's start) get no answer until
+    /// `release()`: their files are logged, then they wait, as if the server hung.
+    func hold(afterRequests count: Int) { received.answeredRequestLimit.withLock { $0 = count } }
+
+    /// Answers held requests and every later one.
+    func release() { received.answeredRequestLimit.withLock { $0 = nil } }
+
     static func start(requiredToken: String? = nil,
                       tls: (TLSConfiguration)? = nil) async throws -> TinyImportServer {
         let received = FileNameLog()
@@ -45,6 +52,13 @@ final class TinyImportServer: Sendable {
             let files = text.components(separatedBy: "filename=\"").dropFirst()
                 .compactMap { $0.split(separator: "\"").first.map(String.init) }
             received.names.withLock { $0 += files }
+            let requestNumber = received.requestCount.withLock { count in
+                count += 1
+                return count
+            }
+            while let limit = received.answeredRequestLimit.withLock({ $0 }), requestNumber > limit, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
             let refused = received.refused.withLock { $0 }
             let rows = files.map { name in
                 refused.contains(name)
@@ -77,6 +91,8 @@ final class FileNameLog: Sendable {
     let names = Mutex<[String]>([])
     let authorizations = Mutex<[String]>([])
     let refused = Mutex<Set<String>>([])
+    let requestCount = Mutex(0)
+    let answeredRequestLimit = Mutex<Int?>(nil)
 }
 
 /// Finds a product built beside the test bundle.

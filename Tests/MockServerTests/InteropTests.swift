@@ -80,7 +80,7 @@ struct InteropTests {
                 sys.path.insert(0, sys.argv[1])
                 import event_forwarder as f
                 state = f.ForwardState(sys.argv[4])
-                counts = f.forward_pending(sys.argv[2], sys.argv[3], state, max_age_days=30, timeout=10, logger=lambda m: print(m, file=sys.stderr))
+                counts = f.forward_pending(sys.argv[2], sys.argv[3], state, max_age_days=30, timeout=600, logger=lambda m: print(m, file=sys.stderr))
                 print(json.dumps(counts))
                 """
             let result = try await Self.run(

@@ -38,7 +38,7 @@ struct ClientReply {
 }
 
 enum TestClient {
-    static func post(_ url: String, contentType: String?, body: Data, timeout: Duration = .seconds(10)) async throws -> ClientReply {
+    static func post(_ url: String, contentType: String?, body: Data, timeout: Duration = .seconds(600)) async throws -> ClientReply {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
@@ -47,7 +47,7 @@ enum TestClient {
     }
 
     /// Posts the production forwarder's multipart body for `request`.
-    static func upload(_ server: MockSFMServer, _ request: ImportRequest, timeout: Duration = .seconds(10)) async throws -> ClientReply {
+    static func upload(_ server: MockSFMServer, _ request: ImportRequest, timeout: Duration = .seconds(600)) async throws -> ClientReply {
         let form = MultipartFormBody(request: request)
         let url = ImportContract.endpoint(baseURL: server.baseURL, serialHint: request.serialHint)
         return try await post(url, contentType: form.contentType, body: form.bytes, timeout: timeout)
@@ -57,7 +57,7 @@ enum TestClient {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        return try await execute(request, timeout: .seconds(10))
+        return try await execute(request, timeout: .seconds(600))
     }
 
     static func execute(_ request: HTTPClientRequest, timeout: Duration) async throws -> ClientReply {
@@ -86,7 +86,7 @@ enum RawConnection {
     /// With `halfCloseAfterSending`, the client shuts down its sending side after the request,
     /// as a client that gives up does.
     static func post(port: Int, path: String = ImportContract.path, contentType: String, body: Data,
-                     halfCloseAfterSending: Bool = false, timeout: Duration = .seconds(5)) async throws -> Result {
+                     halfCloseAfterSending: Bool = false, timeout: Duration = .seconds(600)) async throws -> Result {
         try await onOwnThread {
             postBlocking(port: port, path: path, contentType: contentType, body: body,
                          halfCloseAfterSending: halfCloseAfterSending, timeout: timeout)
@@ -94,7 +94,7 @@ enum RawConnection {
     }
 
     private static func postBlocking(port: Int, path: String = ImportContract.path, contentType: String, body: Data,
-                     halfCloseAfterSending: Bool = false, timeout: Duration = .seconds(5)) -> Result {
+                     halfCloseAfterSending: Bool = false, timeout: Duration = .seconds(600)) -> Result {
         var request = Data("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
         request.append(body)
         let clock = ContinuousClock()

@@ -189,7 +189,7 @@ struct SocketTests {
     func noAnswer() async throws {
         // Bounds come from the hang and the client's timeouts, not from how fast this machine is:
         // whatever ends a wait must end it before the hang would have.
-        let hang = Duration.seconds(120)
+        let hang = Duration.seconds(1200)
         let plan = FaultPlan(rules: [FaultRule(name: "hang", fault: .noAnswer(maximum: hang))])
         try await withMockServer(mock: MockSFM(faultPlan: plan)) { server in
             let clock = ContinuousClock()
@@ -215,7 +215,7 @@ struct SocketTests {
     func shutdownWhileHung() async throws {
         // Shutdown must not wait for the hang: it has to end well before the hang would have, and the
         // client must see the connection closed rather than reach its own (longer) timeout.
-        let hang = Duration.seconds(120)
+        let hang = Duration.seconds(1200)
         let plan = FaultPlan(rules: [FaultRule(name: "hang", fault: .noAnswer(maximum: hang))])
         let server = try await MockSFMServer.start(mock: MockSFM(faultPlan: plan))
         let form = MultipartFormBody(request: forwarderRequest())

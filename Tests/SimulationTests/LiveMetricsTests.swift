@@ -104,7 +104,7 @@ struct LiveMetricsTests {
         let settings = ForwarderSettings(
             watchFolder: folderPath, forwardingEnabled: true, serverURL: server.baseURL, passInterval: .milliseconds(300),
             policy: ScanPolicy(quiescencePeriod: .seconds(1), reportGracePeriod: .seconds(5), forwardsPerPassLimit: 40),
-            requestTimeout: .seconds(10), statePath: statePath, serialHint: nil, logFormat: .text, uploadConcurrency: 4,
+            requestTimeout: .seconds(300), statePath: statePath, serialHint: nil, logFormat: .text, uploadConcurrency: 4,
             retryPolicy: RetryPolicy(baseDelay: .milliseconds(300), maximumDelay: .seconds(2),
                                      quarantineAfterRejections: 1000, circuitBreakerFailures: 1000),
             metricsAddress: MetricsAddress(host: "127.0.0.1", port: 0))
@@ -119,11 +119,11 @@ struct LiveMetricsTests {
         let address = try #require(await iterator.next())
         let metricsURL = "http://127.0.0.1:\(address.port)/metrics"
         func scrape() async throws -> ScrapedCounts {
-            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: metricsURL), timeout: .seconds(10))
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: metricsURL), timeout: .seconds(300))
             #expect(response.status == .ok)
             return ScrapedCounts(String(buffer: try await response.body.collect(upTo: 4 << 20)))
         }
-        let deadline = ContinuousClock.now + .seconds(300)
+        let deadline = ContinuousClock.now + .seconds(1800)  // a guard against a hang, not a speed bound
 
         // During: the forwarder counts an upload after the mock journals it, so a scrape lies between
         // the journal just before it (less the uploads in flight) and the journal just after it.

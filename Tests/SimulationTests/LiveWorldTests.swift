@@ -23,7 +23,7 @@ struct LiveWorldTests {
                                        faultPlan: faults,
                                        policy: ScanPolicy(quiescencePeriod: .seconds(1), reportGracePeriod: .seconds(5),
                                                           forwardsPerPassLimit: 500),
-                                       deadline: .seconds(400))
+                                       deadline: .seconds(1800))
         let result = try await LiveWorld(options).run()
         #expect(result.files >= 100_000, "the archive must hold at least 100,000 files, had \(result.files)")
         let seedReport = try #require(result.seedReport)

@@ -69,6 +69,17 @@ public final class SimStateStore: ForwardStateStore {
         var unsynced: [StateLine] = []
         var lostToCrashes = 0
         var syncsSuppressed = false
+        /// While set, every write and sync fails with this detail, as a full disk would.
+        var writeFault: String?
+        /// The write or sync that failed and has not succeeded since.
+        var pendingFailure: StateFileError?
+
+        /// Throws as the file store does once a write failed: the change is kept, and waits
+        /// for a sync that succeeds.
+        mutating func failIfUnwritable() throws {
+            if let writeFault { pendingFailure = StateFileError(path: "simulated state", kind: .unwritable, detail: writeFault) }
+            if let pendingFailure { throw pendingFailure }
+        }
 
         /// The attempts after the unsynced lines, as a reader of the state sees them.
         func attempts(forName fileName: String) -> DeliveryAttempts? {
@@ -122,7 +133,15 @@ public final class SimStateStore: ForwardStateStore {
     }
 
     public func record(_ record: ForwardRecord) throws {
-        state.withLock { $0.unsynced.append(.accepted(record)) }
+        try append(.accepted(record))
+    }
+
+    /// Keeps `line` until the next sync; throws when the simulated disk refuses writes.
+    private func append(_ line: StateLine) throws {
+        try state.withLock { state in
+            state.unsynced.append(line)
+            try state.failIfUnwritable()
+        }
     }
 
     public func attempts(forName fileName: String) -> DeliveryAttempts? {
@@ -146,11 +165,11 @@ public final class SimStateStore: ForwardStateStore {
     }
 
     public func recordAttempts(_ attempts: DeliveryAttempts) throws {
-        state.withLock { $0.unsynced.append(.attempts(attempts)) }
+        try append(.attempts(attempts))
     }
 
     public func releaseAttempts(forName fileName: String) throws {
-        state.withLock { $0.unsynced.append(.released(fileName: fileName)) }
+        try append(.released(fileName: fileName))
     }
 
     public var consecutiveFailures: Int {
@@ -161,15 +180,29 @@ public final class SimStateStore: ForwardStateStore {
     }
 
     public func recordConsecutiveFailures(_ count: Int) throws {
-        state.withLock { $0.unsynced.append(.consecutiveFailures(count)) }
+        try append(.consecutiveFailures(count))
     }
 
     public func sync() throws {
-        state.withLock { state in
+        try state.withLock { state in
+            if let writeFault = state.writeFault {
+                state.pendingFailure = StateFileError(path: "simulated state", kind: .unwritable, detail: writeFault)
+                throw state.pendingFailure!
+            }
             guard !state.syncsSuppressed else { return }
+            state.pendingFailure = nil
             for line in state.unsynced { state.apply(line) }
             state.unsynced.removeAll()
         }
+    }
+
+    public var writeFailure: StateFileError? { state.withLock { $0.pendingFailure } }
+
+    /// Makes every write and sync fail with `detail` (a full disk, a read-only one), or, with
+    /// nil, lets them succeed again. What is recorded meanwhile is kept until a sync succeeds,
+    /// and lost by a `crash()` before then.
+    public func failWrites(_ detail: String?) {
+        state.withLock { $0.writeFault = detail }
     }
 
     public var count: Int {
@@ -194,6 +227,8 @@ public final class SimStateStore: ForwardStateStore {
     public func crash() -> Int {
         state.withLock { state in
             state.syncsSuppressed = false
+            // A new process knows of no failed write until its own first write fails.
+            state.pendingFailure = nil
             let lost = state.unsynced.count { if case .accepted = $0 { true } else { false } }
             state.lostToCrashes += lost
             state.unsynced.removeAll()

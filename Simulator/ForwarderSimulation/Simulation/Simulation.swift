@@ -47,6 +47,9 @@ public struct SimulationScenario: Sendable {
     /// duration, back when negative, while the monotonic clock and true time go on. Files
     /// written afterwards are dated by the stepped clock.
     public var wallClockSteps: [Int: Duration] = [:]
+    /// Passes during which the state cannot be written (every write and sync fails, as on a
+    /// full disk); from the pass after, the disk allows again.
+    public var stateUnwritableDuringPasses: ClosedRange<Int>?
 
     public init(seed: UInt64, eventCount: Int = 500, profile: FolderProfile = .mixed, folderMode: FolderMode = .live,
                 policy: ScanPolicy = ScanPolicy(), passInterval: Duration = .seconds(60),
@@ -141,6 +144,8 @@ public struct Simulation: Sendable {
 
         var passes: [PassReport] = []
         var lostAcceptances: Set<Int> = []
+        /// Uploads before this index had their outcome written by a sync that succeeded.
+        var durableUploads = 0
         var runHash = SHA256()
         var finished = false
         let startedAt = clock.now()
@@ -159,7 +164,9 @@ public struct Simulation: Sendable {
             let uploadsBefore = uploader.uploads.count
             let waiting = Dictionary(store.allAttempts().map { ($0.fileName, $0) }, uniquingKeysWith: { _, last in last })
             if scenario.crashDuringPasses.contains(index) { store.suppressSyncs() }
-            let report = try await forwarder.runPass()
+            store.failWrites(scenario.stateUnwritableDuringPasses?.contains(index) == true
+                ? "write failed: No space left on device (simulated)" : nil)
+            let report = try await forwarder.runPassReportingUnwritableState()
             let passUploads = Array(uploader.uploads[uploadsBefore...])
             // Concurrent uploads start oldest first, but a child task may run long after later
             // ones, so the order they reach the server is not checked (EventForwarderTests check
@@ -170,12 +177,18 @@ public struct Simulation: Sendable {
                               trueNow: trueNow(), lastWrittenAt: folder.lastWrittenAt)
             passes.append(report)
             onPass(index, report)
+            if report.stateUnwritable == nil, !scenario.crashDuringPasses.contains(index) {
+                durableUploads = uploader.uploads.count
+            }
             runHash.update(data: Data("pass \(index) \(report.startedAt.nanosecondsSince1970) \(report.summary)\n".utf8))
             for upload in passUploads {
                 runHash.update(data: Data("\(upload.binaryName) \(upload.reportName ?? "-") \(upload.outcome)\n".utf8))
             }
             if scenario.crashDuringPasses.contains(index) {
-                lostAcceptances.formUnion(uploadsBefore..<(uploadsBefore + passUploads.count))
+                // A crash loses every outcome not yet synced: this pass's, and those kept in
+                // memory while the state could not be written.
+                lostAcceptances.formUnion(durableUploads..<uploader.uploads.count)
+                durableUploads = uploader.uploads.count
                 store.crash()
                 forwarder = makeForwarder()
                 checker.forwarderRestarted()
