@@ -13,7 +13,7 @@ struct CrashTests {
     @Test("Crash: SIGKILL at seeded moments loses nothing, re-sends at most kills × concurrency, state always loads")
     func killedAndRestarted() async throws {
         let options = CrashTestOptions(seed: 7_007, eventCount: 1000, killCount: 5, uploadConcurrency: 4,
-                                       forwarderExecutable: try forwarderExecutable(), expectedEventsPerSecond: 50,
+                                       forwarderExecutable: try builtForwarderExecutable(), expectedEventsPerSecond: 50,
                                        drainTimeout: .seconds(120))
         let result = try await CrashTest(options).run()
         print("crash test: seed \(result.seed), \(result.eventCount) events, \(result.kills.count) kills ("
@@ -41,7 +41,7 @@ struct CrashTests {
                       probability: 0.2),
         ])
         let options = CrashTestOptions(seed: 7_013, eventCount: 400, killCount: 4, uploadConcurrency: 4,
-                                       forwarderExecutable: try forwarderExecutable(), expectedEventsPerSecond: 40,
+                                       forwarderExecutable: try builtForwarderExecutable(), expectedEventsPerSecond: 40,
                                        drainTimeout: .seconds(180), faultPlan: faults)
         let result = try await CrashTest(options).run()
         print("crash test with faults: seed \(result.seed), \(result.kills.count) kills, \(result.faultedRequests) requests "
@@ -109,17 +109,6 @@ struct CrashTests {
                          expectedEventsPerSecond: 50, drainTimeout: .seconds(60))
     }
 
-    /// `event-forwarder` built beside the test bundle.
-    private func forwarderExecutable() throws -> String {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("event-forwarder").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            folder.deleteLastPathComponent()
-        }
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "event-forwarder"])
-    }
-
     /// A shell script that, for `run --config FILE`, does `body` (with those arguments as `$1`…)
     /// and then `exec`s the real forwarder with its arguments: a forwarder with one deliberate fault.
     private struct WrapperScript {
@@ -127,7 +116,7 @@ struct CrashTests {
         var path: String { folder + "/event-forwarder" }
 
         init(body: String) throws {
-            let real = try CrashTests().forwarderExecutable()
+            let real = try builtForwarderExecutable()
             folder = FileManager.default.temporaryDirectory.appendingPathComponent("crash-wrapper-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let script = """

@@ -46,7 +46,7 @@ struct FleetTests {
     @Test("Fleet live: three event-forwarder processes against the mock with a capacity on loopback; nothing lost, the server within its limit")
     func liveFleet() async throws {
         let result = try await LiveFleet(LiveFleetOptions(seed: 12, pcCount: 3, eventsPerPC: 60,
-                                                          forwarderExecutable: try Self.forwarderExecutable())).run()
+                                                          forwarderExecutable: try builtForwarderExecutable())).run()
         let evidence = result.evidence
         #expect(result.finished)
         #expect(FleetChecker.everyEventOnce(evidence).isEmpty)
@@ -61,17 +61,6 @@ struct FleetTests {
         }
         #expect(result.evidence.journal.contains { !$0.reachedServer }, "the outage reset connections")
         #expect(Set(result.evidence.journal.map(\.pc)) == [0, 1, 2])
-    }
-
-    /// `event-forwarder` built beside the test bundle.
-    static func forwarderExecutable() throws -> String {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("event-forwarder").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            folder.deleteLastPathComponent()
-        }
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "event-forwarder"])
     }
 
     @Test("Fleet: one seed gives one run digest; another seed another")

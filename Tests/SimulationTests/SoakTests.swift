@@ -17,7 +17,7 @@ struct SoakTests {
             FaultRule(name: "slow", fault: .delay(.fixed(.milliseconds(50))), probability: 0.2),
         ])
         let options = SoakTestOptions(seed: 13_013, passes: 30, passInterval: .milliseconds(200),
-                                      forwarderExecutable: try Self.forwarderExecutable(), backlogEvents: 80,
+                                      forwarderExecutable: try builtForwarderExecutable(), backlogEvents: 80,
                                       eventsPerRound: 5, arrivalSpeed: 5, arrivalQuietGap: .seconds(20), faultPlan: faults,
                                       drainTimeout: .seconds(120))
         let result = try await SoakTest(options).run()
@@ -92,17 +92,6 @@ struct SoakTests {
         #expect(rule.assess(samples({ _ in 20_000 }, descriptors: { $0 > 80 ? 14 : 12 }))?.descriptors.withinAllowance == true)
         #expect(rule.assess(samples({ _ in 20_000 }, descriptors: { $0 > 80 ? 15 : 12 }))?.descriptors.withinAllowance == false)
         #expect(rule.assess(Array(samples { _ in 1 }.prefix(rule.minimumSampleCount(forPasses: 10) - 1))) == nil)
-    }
-
-    /// `event-forwarder` built beside the test bundle.
-    static func forwarderExecutable() throws -> String {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("event-forwarder").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            folder.deleteLastPathComponent()
-        }
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "event-forwarder"])
     }
 }
 
