@@ -43,8 +43,10 @@ struct SoakTests {
 
     @Test("Soak: a process that opens a descriptor every pass fails the verdict")
     func leakingDescriptorsAreCaught() async throws {
-        // Stands in for the forwarder: logs a finished pass every 20 ms and keeps one more
+        // Stands in for the forwarder: logs a finished pass every 250 ms and keeps one more
         // descriptor open each time. It uploads nothing, so the soak also reports lost events.
+        // Passes far apart give one sample each even on a loaded machine: passes the sampler
+        // sees together share a sample, and 40 passes need 16 samples for a verdict.
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("soak-leak-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -56,12 +58,12 @@ struct SoakTests {
               descriptor=$((descriptor + 1))
               eval "exec $descriptor</dev/null"
               echo '{"message":"pass finished"}'
-              sleep 0.02
+              sleep 0.25
             done
 
             """.write(toFile: script, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
-        let options = SoakTestOptions(seed: 13_014, passes: 40, passInterval: .milliseconds(20), forwarderExecutable: script,
+        let options = SoakTestOptions(seed: 13_014, passes: 40, passInterval: .milliseconds(250), forwarderExecutable: script,
                                       backlogEvents: 5, eventsPerRound: 1, arrivalSpeed: 100, faultPlan: .none,
                                       drainTimeout: .milliseconds(500))
         let result = try await SoakTest(options).run()
