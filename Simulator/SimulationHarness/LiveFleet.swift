@@ -14,21 +14,24 @@ public struct LiveFleetOptions: Sendable {
     public var seed: UInt64
     public var pcCount: Int
     /// About this many events on each PC over the compressed day; PC 0 also starts with a
-    /// backlog of as many.
+    /// backlog of twice as many (two days never sent, as the simulated fleet's backlog PCs).
     public var eventsPerPC: Int
     public var forwarderExecutable: String
     /// Simulated seconds per real second: 1440 plays a day in a minute.
     public var speed: Double
-    /// The server: small enough that a handful of forwarders can overrun it.
+    /// The server: the simulated fleet's service times, with a `Retry-After` of 1 s for the
+    /// compressed day and 5 slots, one more than a forwarder's most uploads in flight
+    /// (`SFM_UPLOAD_CONCURRENCY`, 4): one PC draining its backlog can nearly fill it, and the
+    /// others' trickle still finds a slot (docs/DECISIONS.md, "The live fleet's full verdict").
     public var capacity: FleetServerCapacity
     /// After the day, how long the forwarders may take to send what is left.
     public var drainTimeout: Duration
+    /// Where the PCs' folders, states and logs go; given, it is kept with the server's journal
+    /// (`journal.json`) for a look afterwards, else a temporary folder is removed.
     public var workFolder: String?
 
     public init(seed: UInt64, pcCount: Int = 3, eventsPerPC: Int = 80, forwarderExecutable: String, speed: Double = 1440,
-                capacity: FleetServerCapacity = FleetServerCapacity(maximumInProgress: 2, serviceTimePerRequest: .milliseconds(150),
-                                                                    serviceTimePerMegabyte: .milliseconds(100),
-                                                                    retryAfterSeconds: 1),
+                capacity: FleetServerCapacity = FleetServerCapacity(maximumInProgress: 5, retryAfterSeconds: 1),
                 drainTimeout: Duration = .seconds(120), workFolder: String? = nil) {
         self.seed = seed
         self.pcCount = pcCount
@@ -45,7 +48,7 @@ public struct LiveFleetOptions: Sendable {
     /// day, they would be gone in a blink).
     func day(startingAt start: FileTime) -> FleetDay {
         let length = Duration.seconds(86_400) / speed
-        return FleetDay(start: start, length: length, backlogShare: 1 / Double(max(1, pcCount)), backlogDays: 1,
+        return FleetDay(start: start, length: length, backlogShare: 1 / Double(max(1, pcCount)), backlogDays: 2,
                         outageStart: length * (10.0 / 24), outageDuration: .seconds(6),
                         slowStart: length * (14.0 / 24), slowDuration: .seconds(8), slowdown: FleetDay().slowdown)
     }
@@ -58,6 +61,9 @@ public struct LiveFleetResult: Sendable {
     public var violations: [CheckerViolation]
     public var finished: Bool
     public var elapsed: Duration
+    /// Requests in the server's journal for which no forwarder logged an outcome (see
+    /// `LiveFleetLog`): each is judged as not seen accepted, so this should stay at zero.
+    public var requestsWithoutLoggedOutcome: Int
 
     public var verdict: [CheckerViolation] {
         violations + (finished ? [] : [CheckerViolation(rule: "unfinished", pass: nil,
@@ -110,7 +116,7 @@ public struct LiveFleet: Sendable {
             for pc in pcs {
                 processes.append(try ForwarderProcess.start(
                     executable: options.forwarderExecutable, arguments: ["run", "--config", pc.configPath],
-                    environment: Self.childEnvironment, logPath: pc.root + "/run.log"))
+                    environment: Self.childEnvironment, logPath: pc.logPath))
             }
             try await Task.sleep(until: ContinuousClock.now + (day.start - FileTime(Date())), clock: .continuous)
             let writers = pcs.map { pc in Task { try await pc.writeDay(speed: options.speed) } }
@@ -141,21 +147,27 @@ public struct LiveFleet: Sendable {
             if await process.waitForExit(timeout: .seconds(30)) == nil { _ = await process.killAndReap() }
         }
         try await server.shutdown()
+        if options.workFolder != nil {
+            try JSONEncoder().encode(mock.journal()).write(to: URL(fileURLWithPath: root + "/journal.json"))
+        }
         if let problem = problems.first { throw ForwarderProcessError(detail: problem) }
 
         let endedAt = FileTime(Date())
         let recordedDigests = try pcs.map { pc in
             try FileStateStore(path: pc.statePath, readOnly: true).allRecords().map(\.digest)
         }
+        let logs = try pcs.map { try LiveFleetLog.outcomes(ofLogAt: $0.logPath) }
+        let journal = LiveFleetLog.withLoggedOutcomes(Self.requests(from: mock.journal()), logs: logs)
         let evidence = FleetEvidence(
             pcs: pcs.map { FleetEvidence.PC(manifest: $0.manifest, hasBacklog: $0.hasBacklog) },
-            journal: Self.requests(from: mock.journal()), storedEvents: mock.events(), recordedDigests: recordedDigests,
+            journal: journal.requests, storedEvents: mock.events(), recordedDigests: recordedDigests,
             day: day, capacity: options.capacity, settleAllowance: .seconds(5), recoveryWindow: .seconds(5), endedAt: endedAt)
         return LiveFleetResult(
             evidence: evidence,
             timeline: FleetTimeline(manifests: pcs.map(\.manifest), journal: evidence.journal, start: day.start,
                                     until: endedAt, step: .seconds(1)),
-            violations: FleetChecker.check(evidence), finished: finished, elapsed: ContinuousClock.now - startedAt)
+            violations: FleetChecker.check(evidence), finished: finished, elapsed: ContinuousClock.now - startedAt,
+            requestsWithoutLoggedOutcome: journal.unlogged)
     }
 
     static func sleep(until time: FileTime) async throws {
@@ -171,7 +183,7 @@ public struct LiveFleet: Sendable {
 
     /// The mock's journal as the fleet's requests: the PC from the serial hint each forwarder
     /// sends, start and finish from the time in queue and in service, a reset connection (the
-    /// outage) as unreachable.
+    /// outage) as unreachable. What the forwarder made of each answer is left to its log.
     static func requests(from journal: [JournalEntry]) -> [FleetRequest] {
         journal.compactMap { entry in
             guard let hint = entry.serialHint, hint.hasPrefix("pc-"), let pc = Int(hint.dropFirst(3)) else { return nil }
@@ -189,13 +201,10 @@ public struct LiveFleet: Sendable {
                                  finishedAt: startedAt + .milliseconds(Int64((entry.serviceMilliseconds ?? 0).rounded())),
                                  status: entry.httpStatus ?? 0)
             }
-            let accepted = entry.httpStatus == 200 && entry.fault == nil && row?.status == "ok"
             return FleetRequest(pc: pc, arrivedAt: entry.receivedAtTime, byteCount: entry.bodyByteCount,
                                 binaryName: binary?.name ?? "", binaryDigest: digest,
                                 hasReport: entry.files.contains { $0.role == "report" }, answer: answer, stored: entry.stored,
-                                alreadyHeld: row?.skipped == 1,
-                                clientOutcome: accepted ? row.map { .accepted($0.importFileResult) }
-                                    : .failed(UploadProblem(kind: .transport, detail: "not accepted")))
+                                alreadyHeld: row?.skipped == 1, clientOutcome: nil)
         }
     }
 }
@@ -206,6 +215,7 @@ struct PCFolder {
     let folderPath: String
     let statePath: String
     let configPath: String
+    let logPath: String
     let hasBacklog: Bool
     let livePlan: FolderPlan
     /// The manifest with the live events' times moved to when they are really written.
@@ -218,6 +228,7 @@ struct PCFolder {
         folderPath = root + "/autocall home"
         statePath = root + "/forward.state"
         configPath = root + "/config.ini"
+        logPath = root + "/run.log"
         self.hasBacklog = hasBacklog
         self.day = day
         try FileManager.default.createDirectory(atPath: folderPath, withIntermediateDirectories: true)
@@ -227,7 +238,7 @@ struct PCFolder {
         if hasBacklog {
             let backlog = FolderPlanner.plan(
                 FolderGenerationOptions(seed: seed &+ 1, profile: profile, unitCount: FleetPC.unitCount,
-                                        eventCount: options.eventsPerPC, startTime: day.start,
+                                        eventCount: options.eventsPerPC * day.backlogDays, startTime: day.start,
                                         serialNumbers: firstSerial...(firstSerial + halfRange - 1)),
                 endingAt: day.start - .seconds(600))
             manifest += try DirectoryFolderWriter(directoryPath: folderPath).writeHistory(backlog).manifest

@@ -25,11 +25,16 @@ struct FleetCommand: AsyncParsableCommand {
     @Option(help: "Write an SVG chart of the server's load and each PC's backlog to this file.") var chart: String?
     @Option(help: "The event-forwarder executable for the live world (default: the one beside this executable).")
     var forwarder: String?
+    @Option(help: "Live world: keep each PC's folder, state and log, and the server's journal (journal.json), in this folder.")
+    var workFolder: String?
 
     func validate() throws {
         guard pcs > 0, pcs <= 2000 else { throw ValidationError("--pcs \(pcs): expected 1 to 2000.") }
         guard eventsPerPc > 0 else { throw ValidationError("--events-per-pc \(eventsPerPc): expected a positive number.") }
         guard ["simulated", "live"].contains(world) else { throw ValidationError("--world \(world): expected simulated or live.") }
+        if let workFolder, world != "live" {
+            throw ValidationError("--work-folder \(workFolder): only the live world has folders to keep.")
+        }
     }
 
     func run() async throws {
@@ -47,7 +52,7 @@ struct FleetCommand: AsyncParsableCommand {
                 throw ValidationError("event-forwarder was not built beside forwarder-sim; build it or give --forwarder PATH.")
             }
             let result = try await LiveFleet(LiveFleetOptions(seed: seed, pcCount: pcs, eventsPerPC: eventsPerPc,
-                                                              forwarderExecutable: executable)).run()
+                                                              forwarderExecutable: executable, workFolder: workFolder)).run()
             (evidence, timeline, verdict) = (result.evidence, result.timeline, result.verdict)
             runLines.append("requests: \(evidence.journal.count), wall: \(BenchFormat.duration(ContinuousClock.now - startedAt))")
         } else {

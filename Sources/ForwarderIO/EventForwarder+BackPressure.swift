@@ -25,6 +25,17 @@ extension EventForwarder {
         return false
     }
 
+    /// A pass that starts inside a pause it would wait out anyway waits before it plans.
+    ///
+    /// The events the server refused for that pause are due when it ends; planned before then,
+    /// they were still backing off and waited for the next pass, a whole pass later when this
+    /// one drained a backlog (the live fleet's last backlog event came 5 s late that way).
+    func waitOutPauseBeforePlanning() async {
+        guard let resumeTime = pausedUntil(now: clock.now()), resumeTime - clock.now() <= longestPauseWithinPass else { return }
+        // A stop request during the wait is seen by the pass, which then starts nothing.
+        _ = await waitOutPause(until: resumeTime)
+    }
+
     /// Stops new uploads until the time a 429 or 503 with `Retry-After` named; uploads already
     /// in flight finish. Logged once when the pause starts, not for every answer that extends it.
     func pauseIfAsked(by problem: UploadProblem) {

@@ -99,6 +99,7 @@ public actor EventForwarder {
     /// When a write fails mid-pass, no further upload starts, the uploads in flight finish, and
     /// what they got accepted stays in the store's memory until a sync succeeds.
     public func runPassReportingUnwritableState() async throws -> PassReport {
+        await waitOutPauseBeforePlanning()
         let now = clock.now()
         var report = PassReport(startedAt: now)
         passStateFailure = nil

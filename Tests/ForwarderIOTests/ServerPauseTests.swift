@@ -98,6 +98,22 @@ struct ServerPauseTests {
         #expect(uploader.requests.count == (waitedWithinPass ? 11 : 1))
     }
 
+    @Test("Pause: a pass that starts inside a pause it waits out plans after it, so the refused event goes in that pass")
+    func passStartingInsidePause() async throws {
+        let (world, _, uploader) = try Self.world(answer: busyOnce(status: 429, retryAfterHeader: "90"))
+        let forwarder = EventForwarder(folder: LocalEventFolder(path: world.achPath), uploader: uploader,
+                                       store: try FileStateStore(path: world.statePath), clock: world.clock,
+                                       policy: world.policy, longestPauseWithinPass: .seconds(60), logger: quietLogger)
+        let first = try await forwarder.runPass()
+        #expect(first.skips[.serverAskedToWait] == 9, "90 s is longer than a pass waits: the pass ends")
+        world.clock.advance(by: .seconds(40))
+        let second = try await forwarder.runPass()
+        #expect(second.forwarded == 10, "planned after the pause, the refused event is due in this pass")
+        #expect(second.skips[.backingOff] == nil)
+        #expect(second.startedAt >= Self.start + .seconds(90), "the pass planned once the pause was over")
+        #expect(uploader.requests.count == 11)
+    }
+
     @Test("Pause: 429s with Retry-After never open the circuit; the refused events go again within the pass")
     func pausesDoNotOpenTheCircuit() async throws {
         let (world, _, uploader) = try Self.world { index, request in
