@@ -90,15 +90,21 @@ public struct ConcurrencyLimit: Hashable, Sendable {
         /// keeps a forwarder's own refusals near 2.5 %, where a try every window (plain AIMD)
         /// met one refusal every three or four uploads against a server of two slots.
         public var uploadsBeforeRetryingPushBack: Int
+        /// A retried limit that meets push-back again is held twice as long below (as TCP's
+        /// slow-start threshold stays where loss was met), up to this many uploads: a server
+        /// that refuses the same limit every time then costs one refusal per 320 uploads.
+        public var longestHoldBeforeRetrying: Int
 
         public init(meanWeight: Double = 0.4, steadyDeviations: Double = 1, riseDeviations: Double = 2.5,
-                    minimumBandRatio: Double = 0.1, decreaseRatio: Double = 0.5, uploadsBeforeRetryingPushBack: Int = 40) {
+                    minimumBandRatio: Double = 0.1, decreaseRatio: Double = 0.5, uploadsBeforeRetryingPushBack: Int = 40,
+                    longestHoldBeforeRetrying: Int = 320) {
             self.meanWeight = meanWeight
             self.steadyDeviations = steadyDeviations
             self.riseDeviations = riseDeviations
             self.minimumBandRatio = minimumBandRatio
             self.decreaseRatio = decreaseRatio
             self.uploadsBeforeRetryingPushBack = uploadsBeforeRetryingPushBack
+            self.longestHoldBeforeRetrying = longestHoldBeforeRetrying
         }
     }
 
@@ -119,6 +125,10 @@ public struct ConcurrencyLimit: Hashable, Sendable {
     private var pushedBackAt: Int?
     /// Uploads in steady windows just below `pushedBackAt` since the cut.
     private var uploadsBelowPushBack = 0
+    /// Uploads to hold below `pushedBackAt` before trying it again.
+    private var uploadsToHold: Int
+    /// The limit last tried again after a hold, until a full window at it passes without push-back.
+    private var retriedAt: Int?
 
     private struct Window: Hashable, Sendable {
         var completions = 0
@@ -134,6 +144,7 @@ public struct ConcurrencyLimit: Hashable, Sendable {
         self.maximum = max(1, maximum)
         self.isAdaptive = isAdaptive
         current = isAdaptive ? 1 : self.maximum
+        uploadsToHold = tuning.uploadsBeforeRetryingPushBack
     }
 
     /// The running mean round trip, once one window has finished.
@@ -172,10 +183,18 @@ public struct ConcurrencyLimit: Hashable, Sendable {
             let before = current
             let change = lower { .loweredOnBackPressure(from: $0, to: $1) }
             if change != nil {
+                uploadsToHold = retriedAt == before
+                    ? min(uploadsToHold * 2, max(tuning.longestHoldBeforeRetrying, tuning.uploadsBeforeRetryingPushBack))
+                    : tuning.uploadsBeforeRetryingPushBack
                 pushedBackAt = before
+                retriedAt = nil
                 uploadsBelowPushBack = 0
             }
             return change
+        }
+        if let retriedAt, finished.reachedLimit, current >= retriedAt {
+            self.retriedAt = nil
+            uploadsToHold = tuning.uploadsBeforeRetryingPushBack
         }
         if let windowMean, windowMean > mean + max(tuning.riseDeviations * deviation, floor) {
             return lower { .loweredOnSlowerRoundTrips(from: $0, to: $1, windowMean: Self.duration(windowMean),
@@ -185,8 +204,9 @@ public struct ConcurrencyLimit: Hashable, Sendable {
            windowMean <= mean + max(tuning.steadyDeviations * deviation, floor) {
             if let pushedBackAt, current + 1 >= pushedBackAt {
                 uploadsBelowPushBack += finished.completions
-                guard uploadsBelowPushBack >= tuning.uploadsBeforeRetryingPushBack else { return nil }
+                guard uploadsBelowPushBack >= uploadsToHold else { return nil }
                 self.pushedBackAt = nil
+                retriedAt = current + 1
             }
             current += 1
             return .raised(from: current - 1, to: current)

@@ -101,6 +101,36 @@ struct ConcurrencyLimitTests {
         #expect(limit.current == 5, "past the push-back without a refusal: the server has room, so rise per window again")
     }
 
+    @Test("Limit: a retried limit pushed back again is held twice as long below, up to 320 uploads; a retry that passes resets the hold")
+    func holdGrowsOnRepeatedPushBack() {
+        var limit = ConcurrencyLimit(maximum: 6, isAdaptive: true)
+        for _ in 0..<4 { limit.runWindow(seconds: 0.1) }
+        /// Steady windows until the limit leaves `level`: the uploads it spent there.
+        func uploadsHeld(at level: Int) -> Int {
+            var uploads = 0
+            while limit.current == level, uploads < 2000 {
+                limit.runWindow(seconds: 0.1)
+                uploads += level
+            }
+            return uploads
+        }
+        var holds: [Int] = []
+        for _ in 0..<5 {
+            #expect(limit.current == 4)
+            #expect(limit.runWindow(.backPressure) == .loweredOnBackPressure(from: 4, to: 2))
+            limit.runWindow(seconds: 0.1)
+            holds.append(uploadsHeld(at: 3))
+        }
+        #expect(holds == [42, 81, 162, 321, 321], "each a first count of 40, 80, 160, 320 and 320 or more, in windows of 3")
+        #expect(limit.current == 4)
+        limit.runWindow(seconds: 0.1)
+        #expect(limit.current == 5, "the retry passed: rise per window again")
+        #expect(limit.runWindow(.backPressure) == .loweredOnBackPressure(from: 5, to: 2))
+        limit.runWindow(seconds: 0.1)
+        limit.runWindow(seconds: 0.1)
+        #expect(uploadsHeld(at: 4) == 40, "push-back at another limit: the hold is 40 again")
+    }
+
     @Test("Limit: one push-back in a window is enough to cut")
     func oneBackPressureInWindow() {
         var limit = ConcurrencyLimit(maximum: 4, isAdaptive: true)
