@@ -30,7 +30,7 @@ public struct LiveFleetOptions: Sendable {
     /// (`journal.json`) for a look afterwards, else a temporary folder is removed.
     public var workFolder: String?
 
-    public init(seed: UInt64, pcCount: Int = 3, eventsPerPC: Int = 80, forwarderExecutable: String, speed: Double = 1440,
+    public init(seed: UInt64, pcCount: Int = 3, eventsPerPC: Int = 30, forwarderExecutable: String, speed: Double = 1440,
                 capacity: FleetServerCapacity = FleetServerCapacity(maximumInProgress: 5, retryAfterSeconds: 1),
                 drainTimeout: Duration = .seconds(120), workFolder: String? = nil) {
         self.seed = seed

@@ -48,8 +48,10 @@ public enum LiveFleetLog {
 
     /// The journal's requests with each PC's logged outcomes in place of what the server's
     /// answer suggests: a line belongs to the latest request of that PC and binary that arrived
-    /// before it and has no line yet. A request its forwarder logged nothing for (stopped
-    /// before the answer came) has no outcome: it was not seen accepted.
+    /// before it and has no line yet. The mock does not parse a body it refuses over capacity,
+    /// so a line left over belongs to the latest such nameless request of that PC before it.
+    /// A request its forwarder logged nothing for (stopped before the answer came) has no
+    /// outcome: it was not seen accepted.
     ///
     /// Returns the requests and how many of them have no logged outcome.
     public static func withLoggedOutcomes(_ requests: [FleetRequest], logs: [[Outcome]]) -> (requests: [FleetRequest], unlogged: Int) {
@@ -63,11 +65,14 @@ public enum LiveFleetLog {
         let rounding = Duration.milliseconds(1)
         for (pc, outcomes) in logs.enumerated() {
             for logged in outcomes.sorted(by: { $0.loggedAt < $1.loggedAt }) {
-                let candidates = indicesByKey["\(pc)/\(logged.binaryName)"] ?? []
-                guard let index = candidates.filter({ !matched.contains($0) && requests[$0].arrivedAt <= logged.loggedAt + rounding })
-                    .max(by: { requests[$0].arrivedAt < requests[$1].arrivedAt }) else { continue }
-                matched.insert(index)
-                requests[index].clientOutcome = logged.outcome
+                for key in ["\(pc)/\(logged.binaryName)", "\(pc)/"] {
+                    guard let index = (indicesByKey[key] ?? [])
+                        .filter({ !matched.contains($0) && requests[$0].arrivedAt <= logged.loggedAt + rounding })
+                        .max(by: { requests[$0].arrivedAt < requests[$1].arrivedAt }) else { continue }
+                    matched.insert(index)
+                    requests[index].clientOutcome = logged.outcome
+                    break
+                }
             }
         }
         var unlogged = 0

@@ -54,7 +54,8 @@ struct FleetCommand: AsyncParsableCommand {
             let result = try await LiveFleet(LiveFleetOptions(seed: seed, pcCount: pcs, eventsPerPC: eventsPerPc,
                                                               forwarderExecutable: executable, workFolder: workFolder)).run()
             (evidence, timeline, verdict) = (result.evidence, result.timeline, result.verdict)
-            runLines.append("requests: \(evidence.journal.count), wall: \(BenchFormat.duration(ContinuousClock.now - startedAt))")
+            runLines.append("requests: \(evidence.journal.count), without an outcome in their forwarder's log: "
+                + "\(result.requestsWithoutLoggedOutcome), wall: \(BenchFormat.duration(ContinuousClock.now - startedAt))")
         } else {
             let result = try await FleetSimulation(FleetOptions(seed: seed, pcCount: pcs, eventsPerPC: eventsPerPc)).run()
             (evidence, timeline, verdict) = (result.evidence, result.timeline, result.verdict)

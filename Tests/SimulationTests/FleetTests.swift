@@ -74,19 +74,22 @@ struct FleetTests {
             return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
         }
         try [line("forwarded", "A", 1), line("upload failed; will retry after backoff", "B", 11, error: "timeout: no answer in 10 s"),
-             line("pass finished", "B", 11.5), line("forwarded", "B", 13)].joined(separator: "\n")
+             line("pass finished", "B", 11.5), line("forwarded", "B", 13),
+             line("upload failed; will retry after backoff", "C", 20.002, error: "HTTP 429: over capacity")].joined(separator: "\n")
             .write(toFile: log, atomically: true, encoding: .utf8)
         let outcomes = try LiveFleetLog.outcomes(ofLogAt: log)
-        #expect(outcomes.map(\.binaryName) == ["A", "B", "B"], "only lines about an upload's answer count")
+        #expect(outcomes.map(\.binaryName) == ["A", "B", "B", "C"], "only lines about an upload's answer count")
 
         let served = { (seconds: Double) in FleetRequest.ServerAnswer.served(startedAt: at(seconds), finishedAt: at(seconds + 0.4), status: 200) }
         let journal = [Self.request(at: 0, day: day, answer: served(0), name: "A"),
                        Self.request(at: 0, day: day, answer: served(0.5), name: "B"),
                        Self.request(at: 12, day: day, answer: served(12), stored: false, alreadyHeld: true, name: "B"),
-                       Self.request(at: 20, day: day, answer: .refused(status: 429), stored: false, name: "C")]
+                       // Refused over capacity: the mock did not read the body, so the journal names no binary.
+                       Self.request(at: 20, day: day, answer: .refused(status: 429), stored: false, name: ""),
+                       Self.request(at: 30, day: day, answer: .refused(status: 429), stored: false, name: "")]
         let read = LiveFleetLog.withLoggedOutcomes(journal, logs: [outcomes])
-        #expect(read.unlogged == 1, "C's refusal has no line")
-        #expect(read.requests.map { $0.clientOutcome?.isAccepted } == [true, false, true, nil])
+        #expect(read.unlogged == 1, "the refusal at 30 s has no line")
+        #expect(read.requests.map { $0.clientOutcome?.isAccepted } == [true, false, true, false, nil])
         func evidence(_ requests: [FleetRequest]) -> FleetEvidence {
             FleetEvidence(pcs: [], journal: requests, storedEvents: [], recordedDigests: [], day: day,
                           capacity: FleetServerCapacity(), settleAllowance: .seconds(5), endedAt: day.end)
