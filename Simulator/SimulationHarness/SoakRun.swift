@@ -57,10 +57,7 @@ struct SoakRun {
     }
 
     /// The parent's environment without any forwarder setting: the config file decides.
-    var childEnvironment: [String: String] {
-        let known = Set(SettingsResolver.Key.allCases.map(\.rawValue))
-        return ProcessInfo.processInfo.environment.filter { !known.contains($0.key) }
-    }
+    var childEnvironment: [String: String] { ForwarderProcess.environment(withoutSettingsBut: [:]) }
 
     /// Starts the forwarder and samples it after each of `passes` passes.
     mutating func sample(progress: @Sendable (SoakTestProgress) -> Void) async throws {
