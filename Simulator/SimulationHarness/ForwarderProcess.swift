@@ -86,6 +86,14 @@ final class ForwarderProcess: Sendable {
         return ProcessInfo.processInfo.environment.filter { !known.contains($0.key) }.merging(overrides) { _, override in override }
     }
 
+    /// Runs blocking `work` (watching a child, reading its log) on a thread of its own, so that
+    /// it neither waits for nor holds a thread of Swift's cooperative pool.
+    static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: work()) }.start()
+        }
+    }
+
     /// Sends `signal` to the process unless it has already been reaped (its pid may be reused).
     func send(_ signal: Int32) {
         reapedStatus.withLock { reaped in

@@ -62,48 +62,20 @@ struct SoakRun {
     var childEnvironment: [String: String] { ForwarderProcess.environment(withoutSettingsBut: [:]) }
 
     /// Starts the forwarder and samples it after each of `passes` passes.
-    mutating func sample(progress: @Sendable (SoakTestProgress) -> Void) async throws {
+    ///
+    /// The sampling loop runs on a thread of its own: on Swift's cooperative pool it would wake
+    /// late whenever other work holds the pool's threads (a test process running many tests),
+    /// and passes it sees together share one sample, leaving too few for a verdict.
+    mutating func sample(progress: @escaping @Sendable (SoakTestProgress) -> Void) async throws {
         let process = try ForwarderProcess.start(
             executable: options.forwarderExecutable, arguments: ["run", "--config", configPath],
             environment: childEnvironment, logPath: logPath)
         child = process
-        var log = LogLineReader(path: logPath)
-        var lastProgressAt = ContinuousClock.now
-        var requestsSeen = mock.stats().requests
-        var passesFinished = 0
-        while passesFinished < options.passes {
-            if let status = process.exitStatusIfEnded() {
-                problems.append("the forwarder exited by itself with status \(status) after \(passesFinished) passes: "
-                    + CrashRun.logTail(logPath))
-                child = nil
-                return
-            }
-            let finishedPasses = log.readLines().filter { $0.contains("\"pass finished\"") }.count
-            if finishedPasses == 0 {
-                let requests = mock.stats().requests
-                if requests != requestsSeen {
-                    requestsSeen = requests
-                    lastProgressAt = ContinuousClock.now
-                }
-                if ContinuousClock.now - lastProgressAt > passTimeout {
-                    problems.append("no pass finished and no request reached the server for \(passTimeout) after pass \(passesFinished)")
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(10))
-                continue
-            }
-            lastProgressAt = ContinuousClock.now
-            passesFinished += finishedPasses
-            guard let resident = ProcessSampler.residentKilobytes(of: process.pid),
-                  let descriptors = ProcessSampler.openDescriptors(of: process.pid) else { continue }
-            // Passes that finished since the last look share one sample: the process is the same.
-            let sample = SoakSample(pass: passesFinished, elapsed: ContinuousClock.now - process.startedAt,
-                                    residentKilobytes: resident,
-                                    anonymousKilobytes: ProcessSampler.anonymousKilobytes(of: process.pid) ?? 0,
-                                    openDescriptors: descriptors, serverEvents: mock.eventCount)
-            samples.append(sample)
-            progress(.sampled(sample))
-        }
+        let watch = PassWatch(passes: options.passes, passTimeout: passTimeout, logPath: logPath, mock: mock)
+        let outcome = await ForwarderProcess.onOwnThread { watch.sample(process, progress: progress) }
+        samples += outcome.samples
+        problems += outcome.problems
+        if outcome.exited { child = nil }
     }
 
     /// Waits until the server holds every event written with its report and the state records
@@ -158,6 +130,64 @@ struct SoakRun {
     mutating func stopChild() async {
         if let child { _ = await child.killAndReap() }
         child = nil
+    }
+}
+
+/// Samples a running forwarder from `/proc` after each pass its log reports, blocking.
+struct PassWatch: Sendable {
+    let passes: Int
+    let passTimeout: Duration
+    let logPath: String
+    let mock: MockSFM
+
+    struct Outcome: Sendable {
+        var samples: [SoakSample] = []
+        var problems: [String] = []
+        /// The forwarder exited by itself (and was reaped).
+        var exited = false
+    }
+
+    func sample(_ process: ForwarderProcess, progress: @Sendable (SoakTestProgress) -> Void) -> Outcome {
+        var outcome = Outcome()
+        var log = LogLineReader(path: logPath)
+        var lastProgressAt = ContinuousClock.now
+        var requestsSeen = mock.stats().requests
+        var passesFinished = 0
+        while passesFinished < passes {
+            if let status = process.exitStatusIfEnded() {
+                outcome.problems.append("the forwarder exited by itself with status \(status) after \(passesFinished) passes: "
+                    + CrashRun.logTail(logPath))
+                outcome.exited = true
+                return outcome
+            }
+            let finishedPasses = log.readLines().filter { $0.contains("\"pass finished\"") }.count
+            if finishedPasses == 0 {
+                let requests = mock.stats().requests
+                if requests != requestsSeen {
+                    requestsSeen = requests
+                    lastProgressAt = ContinuousClock.now
+                }
+                if ContinuousClock.now - lastProgressAt > passTimeout {
+                    outcome.problems.append("no pass finished and no request reached the server for \(passTimeout) "
+                        + "after pass \(passesFinished)")
+                    return outcome
+                }
+                usleep(10_000)
+                continue
+            }
+            lastProgressAt = ContinuousClock.now
+            passesFinished += finishedPasses
+            guard let resident = ProcessSampler.residentKilobytes(of: process.pid),
+                  let descriptors = ProcessSampler.openDescriptors(of: process.pid) else { continue }
+            // Passes that finished since the last look share one sample: the process is the same.
+            let sample = SoakSample(pass: passesFinished, elapsed: ContinuousClock.now - process.startedAt,
+                                    residentKilobytes: resident,
+                                    anonymousKilobytes: ProcessSampler.anonymousKilobytes(of: process.pid) ?? 0,
+                                    openDescriptors: descriptors, serverEvents: mock.eventCount)
+            outcome.samples.append(sample)
+            progress(.sampled(sample))
+        }
+        return outcome
     }
 }
 

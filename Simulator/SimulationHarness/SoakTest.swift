@@ -117,7 +117,7 @@ public struct SoakTest: Sendable {
 
     public init(_ options: SoakTestOptions) { self.options = options }
 
-    public func run(progress: @Sendable (SoakTestProgress) -> Void = { _ in }) async throws -> SoakTestResult {
+    public func run(progress: @escaping @Sendable (SoakTestProgress) -> Void = { _ in }) async throws -> SoakTestResult {
         let startedAt = ContinuousClock.now
         let root = try options.workFolder ?? CrashTest.makeTemporaryFolder()
         defer { if options.workFolder == nil { try? FileManager.default.removeItem(atPath: root) } }
