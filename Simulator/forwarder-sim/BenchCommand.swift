@@ -22,7 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
         throughput vs. openssl speed, event-forwarder's peak RSS with a 100,000-entry state and the load \
         time of a 1,000,000-entry state. Use a release build for figures worth quoting. Cache: warm.
         """,
-        subcommands: [PeakMemoryCommand.self])
+        subcommands: [PeakMemoryCommand.self, ProcessForwardCommand.self])
 
     @Option(help: "Events in the generated folder (default 100,000; 300 with --quick).")
     var events: Int?
