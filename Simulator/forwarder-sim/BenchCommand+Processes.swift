@@ -6,92 +6,40 @@ import Foundation
 import Glibc
 #endif
 
-/// `forwarder-sim bench processes`: the full forward with the forwarder and the mock each in a
-/// process of its own, so the forwarder's CPU is measured apart from the mock's.
+/// `forwarder-sim bench --processes`: the full forward with the forwarder and the mock each in
+/// a process of its own, so the forwarder's CPU is measured apart from the mock's.
 ///
 /// In the in-process row both ends share one process and two cores, and the mock's parsing
 /// counts as forwarder time. Here `event-forwarder once` (no upload cap) runs as a child
 /// against `forwarder-sim serve` as another child on 127.0.0.1: its CPU (user + system) comes
 /// from `wait4` of its process alone, and the mock's from `/proc/PID/stat` just before the
-/// forwarder starts and just after it exits, so the mock's start-up is not counted.
-struct ProcessForwardCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "processes",
-        abstract: "Time event-forwarder once against forwarder-sim serve, each its own process; print CPU per event.",
-        discussion: """
-        Generates a folder per size (the seed is printed), then --repeat times: starts `forwarder-sim serve \
-        --port 0`, runs `event-forwarder once --max-forwards-per-pass 0` against it with a fresh state, and \
-        stops the mock. Prints the medians of the events/s (wall, from the forwarder's start to its exit), \
-        the forwarder's CPU per uploaded event and the mock's CPU per imported event. Both executables are \
-        taken from this one's build folder: use a release build for figures worth quoting.
-        """)
+/// forwarder starts and just after it exits, so the mock's start-up is not counted. Both
+/// executables come from this one's build folder.
+struct ProcessForwardBench {
+    let eventCount: Int
+    let repeatCount: Int
+    let seed: UInt64
+    let root: String
 
-    @Option(help: "Comma-separated event counts, one folder each.")
-    var events: String = "2000,20000"
-
-    @Option(name: .customLong("repeat"), help: "Runs per size; the median is reported.")
-    var repeatCount = 3
-
-    @Option(help: "The seed of the generated folders (default: from the clock, printed).")
-    var seed: UInt64?
-
-    @Option(help: "Uploads in flight (SFM_UPLOAD_CONCURRENCY of the forwarder).")
-    var uploadConcurrency = 4
-
-    @Option(help: "Where to create the temporary folders (default: the system's temporary folder).")
-    var workDirectory: String?
-
-    @Option(help: "Write the table as Markdown here as well.")
-    var markdown: String?
-
-    var eventCounts: [Int]? {
-        let counts = events.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
-        return counts.compactMap { $0 }
-    }
-
-    func validate() throws {
-        guard eventCounts != nil else {
-            throw ValidationError("--events must be positive whole numbers separated by commas, e.g. 2000,20000; got \"\(events)\".")
-        }
-        guard repeatCount > 0 else { throw ValidationError("--repeat must be at least 1; got \(repeatCount).") }
-        guard (1...64).contains(uploadConcurrency) else {
-            throw ValidationError("--upload-concurrency must be 1 to 64; got \(uploadConcurrency).")
-        }
-    }
-
-    func run() async throws {
+    func run() throws -> [BenchRow] {
         guard let forwarder = BenchRunner.forwarderExecutable, let simulator = BenchRunner.simulatorExecutable else {
-            throw ValidationError("event-forwarder was not found beside forwarder-sim: build both (swift build).")
+            throw ValidationError("--processes: event-forwarder was not found beside forwarder-sim: build both.")
         }
-        let chosenSeed = seed ?? GenerateCommand.seedFromTime(FileTime(Date()))
-        print("seed: \(chosenSeed)")
-        print("replay: forwarder-sim bench processes --events \(events) --repeat \(repeatCount) --seed \(chosenSeed)")
-        print("build: \(BuildKind.current); cores: \(ProcessInfo.processInfo.activeProcessorCount); load: \(Self.loadAverage())")
-        let root = (workDirectory ?? NSTemporaryDirectory()) + "/forwarder-bench-processes-\(getpid())"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        var rows: [BenchRow] = []
-        for eventCount in eventCounts ?? [] {
-            let folderPath = root + "/ach-\(eventCount)"
-            let folder = try BenchFolder.generate(into: folderPath, eventCount: eventCount, seed: chosenSeed)
-            print("generated \(BenchFormat.grouped(folder.summary.eventCount)) events, "
-                + "\(BenchFormat.grouped(folder.summary.reportCount)) reports")
-            let run = ProcessForwardRun(forwarderExecutable: forwarder, simulatorExecutable: simulator,
-                                        folderPath: folderPath, workPath: root, uploadConcurrency: uploadConcurrency)
-            var samples: [ProcessForwardSample] = []
-            for _ in 0..<repeatCount {
-                let sample = try run.measure()
-                FileHandle.standardError.write(Data("  \(eventCount) events: \(sample.summary) (load \(Self.loadAverage()))\n".utf8))
-                samples.append(sample)
-            }
-            rows += ProcessForwardSample.rows(samples, eventCount: eventCount)
-            try? FileManager.default.removeItem(atPath: folderPath)
+        print("load average: \(Self.loadAverage())")
+        let folderPath = root + "/ach-processes-\(eventCount)"
+        let folder = try BenchFolder.generate(into: folderPath, eventCount: eventCount, seed: seed)
+        print("generated \(BenchFormat.grouped(folder.summary.eventCount)) events, "
+            + "\(BenchFormat.grouped(folder.summary.reportCount)) reports")
+        let run = ProcessForwardRun(forwarderExecutable: forwarder, simulatorExecutable: simulator,
+                                    folderPath: folderPath, workPath: root)
+        var samples: [ProcessForwardSample] = []
+        for _ in 0..<repeatCount {
+            let sample = try run.measure()
+            FileHandle.standardError.write(Data("  full forward, separate processes: \(sample.summary) (load \(Self.loadAverage()))\n".utf8))
+            samples.append(sample)
         }
-        print("")
-        print("repeats: \(repeatCount), medians; cache: warm; load after: \(Self.loadAverage())")
-        print(BenchTable.text(rows), terminator: "")
-        if let markdown { try BenchTable.markdown(rows).write(toFile: markdown, atomically: true, encoding: .utf8) }
+        try? FileManager.default.removeItem(atPath: folderPath)
+        return ProcessForwardSample.rows(samples, eventCount: eventCount)
     }
 
     /// The 1, 5 and 15 minute load averages, for the figures' context.
@@ -142,7 +90,6 @@ struct ProcessForwardRun {
     let simulatorExecutable: String
     let folderPath: String
     let workPath: String
-    let uploadConcurrency: Int
 
     func measure() throws -> ProcessForwardSample {
         let statePath = workPath + "/process-forward-state"
@@ -158,7 +105,6 @@ struct ProcessForwardRun {
         let forwarder = try SpawnedProcess(forwarderExecutable, arguments: [
             "once", "--url", baseURL, "--watch", folderPath, "--state", statePath,
             "--max-forwards-per-pass", "0", "--max-age-days", "36500",
-            "--upload-concurrency", "\(uploadConcurrency)",
         ])
         let outcome = try forwarder.wait()
         let wall = ContinuousClock.now - started
