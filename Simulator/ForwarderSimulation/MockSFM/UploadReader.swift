@@ -103,22 +103,28 @@ enum UploadReader {
     /// occurrence of the boundary, not only those the parser takes, covers every header block.
     static func hasNonASCIIHeaderBlock(_ body: ByteBuffer, boundary: String) -> Bool {
         let delimiter = Array("--\(boundary)".utf8)
-        let blankLine = Array("\r\n\r\n".utf8)
         return body.withUnsafeReadableBytes { raw in
+            guard let base = raw.baseAddress, raw.count >= delimiter.count else { return false }
             let bytes = raw.bindMemory(to: UInt8.self)
-            func matches(_ pattern: [UInt8], at position: Int) -> Bool {
-                position + pattern.count <= bytes.count && pattern.indices.allSatisfy { bytes[position + $0] == pattern[$0] }
+            func isBlankLine(at index: Int) -> Bool {
+                index + 4 <= bytes.count && bytes[index] == 0x0D && bytes[index + 1] == 0x0A
+                    && bytes[index + 2] == 0x0D && bytes[index + 3] == 0x0A
             }
+            // Candidates are found with memchr on the delimiter's first byte (`-`, rare in binary
+            // content) and compared with memcmp: one closure per byte was 7 % of the mock's CPU.
+            let lastStart = bytes.count - delimiter.count
             var position = 0
             // Blocks that overlap end at the same blank line: each byte is looked at once.
             var scannedThrough = 0
-            while position + delimiter.count <= bytes.count {
-                guard matches(delimiter, at: position) else {
+            while position <= lastStart {
+                guard let found = memchr(base + position, Int32(delimiter[0]), lastStart - position + 1) else { return false }
+                position = base.distance(to: UnsafeRawPointer(found))
+                guard memcmp(base + position, delimiter, delimiter.count) == 0 else {
                     position += 1
                     continue
                 }
                 var index = max(position + delimiter.count, scannedThrough)
-                while index < bytes.count, !matches(blankLine, at: index) {
+                while index < bytes.count, !isBlankLine(at: index) {
                     if bytes[index] > 0x7F { return true }
                     index += 1
                 }
