@@ -68,6 +68,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where to create the temporary folders (default: the system's temporary folder).")
     var workDirectory: String?
 
+    @Flag(help: "Only the full forward, with event-forwarder once and forwarder-sim serve each in its own process: events/s and each one's CPU per event.")
+    var processes = false
+
     @Flag(help: "Keep the generated folders and states, and print where they are.")
     var keep = false
 
@@ -112,6 +115,12 @@ struct BenchCommand: AsyncParsableCommand {
         let runner = BenchRunner(root: root, seed: chosenSeed, repeatCount: repeatCount, keepsFolders: keep,
                                  memoryStateRecords: memoryStateRecords, hashByteCount: hashByteCount)
 
+        if processes {
+            let rows = try ProcessForwardBench(eventCount: eventCount, repeatCount: repeatCount, seed: chosenSeed, root: root).run()
+            print(BenchTable.text(rows), terminator: "")
+            if let markdown { try BenchTable.markdown(rows).write(toFile: markdown, atomically: true, encoding: .utf8) }
+            return
+        }
         if scaling {
             try await runScaling(runner: runner, sizes: parsedScalingSizes ?? [])
             return
@@ -175,6 +184,7 @@ struct BenchCommand: AsyncParsableCommand {
             arguments += ["--events", "\(eventCount)"]
         }
         if quick { arguments.append("--quick") }
+        if processes { arguments.append("--processes") }
         if let largeStateRecordsOption { arguments += ["--large-state-records", "\(largeStateRecordsOption)"] }
         if let pythonReference { arguments += ["--python-reference", "\(pythonReference)"] }
         return arguments.joined(separator: " ")

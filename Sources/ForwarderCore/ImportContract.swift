@@ -27,9 +27,23 @@ public enum ImportContract {
 /// The boundary is fixed rather than drawn at random, so one request always encodes to the same
 /// bytes (the simulation's digests depend on it), and it is checked against every part so that
 /// binary content can never contain it.
+///
+/// The body is kept as its framing (the bytes before each file and the closing delimiter) and
+/// the files' contents, not as one copy: the uploader writes the pieces straight into the one
+/// buffer it sends, sized up front from `byteCount`, so the file bytes are copied once.
 public struct MultipartFormBody: Sendable {
+    /// One file of the body: the delimiter and headers before it, then its contents.
+    public struct Part: Sendable {
+        public let head: [UInt8]
+        public let contents: Data
+    }
+
     public let boundary: String
-    public let bytes: Data
+    public let parts: [Part]
+    /// `\r\n--boundary--\r\n`, after the last part's contents.
+    public let closing: [UInt8]
+    /// The length of the whole body.
+    public let byteCount: Int
 
     /// The boundary used unless a part happens to contain it.
     public static let preferredBoundary = "----BlastwareForwarder7f3a9c1e5b2d4086"
@@ -45,45 +59,81 @@ public struct MultipartFormBody: Sendable {
             attempt += 1
             boundary = "\(Self.preferredBoundary)x\(attempt)"
         }
-        var body = Data()
-        body.reserveCapacity(files.reduce(0) { $0 + $1.0.contents.count + 256 })
-        for (file, contentType) in files {
-            body.append(contentsOf: Array("--\(boundary)\r\n".utf8))
-            body.append(contentsOf: Array(("Content-Disposition: form-data; name=\"\(ImportContract.fieldName)\"; "
-                + "filename=\"\(Self.quoted(file.name))\"\r\n").utf8))
-            body.append(contentsOf: Array("Content-Type: \(contentType)\r\n\r\n".utf8))
-            body.append(file.contents)
-            body.append(contentsOf: Array("\r\n".utf8))
+        var parts: [Part] = []
+        parts.reserveCapacity(files.count)
+        for (index, (file, contentType)) in files.enumerated() {
+            var head: [UInt8] = []
+            head.reserveCapacity(160 + boundary.utf8.count + file.name.utf8.count)
+            if index > 0 { head += Self.lineBreak }
+            head += Self.dashes
+            head += boundary.utf8
+            head += Self.lineBreak
+            head += Self.dispositionStart
+            Self.appendQuoted(file.name, to: &head)
+            head += Self.dispositionEnd
+            head += contentType.utf8
+            head += Self.lineBreak
+            head += Self.lineBreak
+            parts.append(Part(head: head, contents: file.contents))
         }
-        body.append(contentsOf: Array("--\(boundary)--\r\n".utf8))
         self.boundary = boundary
-        self.bytes = body
+        self.parts = parts
+        closing = Self.lineBreak + Self.dashes + Array(boundary.utf8) + Self.dashes + Self.lineBreak
+        byteCount = parts.reduce(closing.count) { $0 + $1.head.count + $1.contents.count }
     }
 
-    /// Whether `needle` occurs in `haystack`: a first-byte scan, far cheaper than
-    /// `Data.range(of:)` on Linux Foundation, which is on every upload's path.
+    /// The whole body in one `Data`, for callers that want it as one value.
+    public var bytes: Data {
+        var body = Data(capacity: byteCount)
+        for part in parts {
+            body.append(contentsOf: part.head)
+            body.append(part.contents)
+        }
+        body.append(contentsOf: closing)
+        return body
+    }
+
+    private static let lineBreak = Array("\r\n".utf8)
+    private static let dashes = Array("--".utf8)
+    private static let dispositionStart = Array("Content-Disposition: form-data; name=\"\(ImportContract.fieldName)\"; filename=\"".utf8)
+    private static let dispositionEnd = Array("\"\r\nContent-Type: ".utf8)
+
+    /// Whether `needle` occurs in `haystack`, by Horspool's search: on binary content most
+    /// compared bytes are not in the needle, and the search then skips a needle's length.
     static func contains(_ haystack: Data, _ needle: [UInt8]) -> Bool {
-        guard let first = needle.first, haystack.count >= needle.count else { return false }
-        return haystack.withUnsafeBytes { raw in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            var start = 0
-            let lastStart = bytes.count - needle.count
-            while start <= lastStart {
-                guard let found = UnsafeBufferPointer(rebasing: bytes[start...lastStart]).firstIndex(of: first) else {
-                    return false
+        let length = needle.count
+        guard length > 0, haystack.count >= length else { return false }
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { skip in
+            skip.initialize(repeating: length)
+            for (index, byte) in needle.dropLast().enumerated() { skip[Int(byte)] = length - 1 - index }
+            return haystack.withUnsafeBytes { raw in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                let last = needle[length - 1]
+                var end = length - 1
+                while end < bytes.count {
+                    let byte = bytes[end]
+                    if byte == last {
+                        var offset = 1
+                        while offset < length, bytes[end - offset] == needle[length - 1 - offset] { offset += 1 }
+                        if offset == length { return true }
+                    }
+                    end += skip[Int(byte)]
                 }
-                let position = start + found
-                if needle.indices.allSatisfy({ bytes[position + $0] == needle[$0] }) { return true }
-                start = position + 1
+                return false
             }
-            return false
         }
     }
 
-    /// Escapes what would end a quoted header value; event and report names never need it.
-    private static func quoted(_ name: String) -> String {
-        name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")
+    /// Appends `name` as a quoted header value: `\\` and `"` escaped, CR and LF dropped; event
+    /// and report names never need it.
+    private static func appendQuoted(_ name: String, to head: inout [UInt8]) {
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"), UInt8(ascii: "\""): head += [UInt8(ascii: "\\"), byte]
+            case UInt8(ascii: "\r"), UInt8(ascii: "\n"): continue
+            default: head.append(byte)
+            }
+        }
     }
 }
 

@@ -13,6 +13,8 @@ public final class HTTPEventUploader: EventUploader {
     public let serialHint: String?
     public let requestTimeout: Duration
     private let authorization: String?
+    /// The import URL for `serialHint`, built once: requests with another hint build their own.
+    private let endpoint: String
     private let client: HTTPClient
     /// The largest reply body read; a real reply is a few hundred bytes.
     private static let replyByteLimit = 1 << 20
@@ -28,12 +30,16 @@ public final class HTTPEventUploader: EventUploader {
         self.serialHint = serialHint
         self.requestTimeout = requestTimeout
         self.authorization = bearerToken.map { "Bearer " + $0.secret }
+        endpoint = ImportContract.endpoint(baseURL: baseURL, serialHint: serialHint)
         let timeout = TimeAmount.nanoseconds(requestTimeout.wholeNanoseconds)
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: min(timeout, .seconds(10)), read: timeout),
             connectionPool: .init(idleTimeout: .seconds(60),
                                   concurrentHTTP1ConnectionsPerHostSoftLimit: maximumConnections))
         configuration.httpVersion = .http1Only
+        // No tracing: with the default no-op tracer, every request would still parse its URL
+        // with Foundation and build span attributes that nothing reads (4 % of an upload's CPU).
+        configuration.tracing.tracer = nil
         if let certificateAuthorityFile {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .certificates(try Self.certificateAuthorities(inFile: certificateAuthorityFile))
@@ -77,6 +83,18 @@ public final class HTTPEventUploader: EventUploader {
         }
     }
 
+    /// The body in one buffer allocated at its final size: each file's bytes are copied once,
+    /// from the `Data` they were read into.
+    static func buffer(holding body: MultipartFormBody) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: body.byteCount)
+        for part in body.parts {
+            buffer.writeBytes(part.head)
+            part.contents.withUnsafeBytes { _ = buffer.writeBytes($0) }
+        }
+        buffer.writeBytes(body.closing)
+        return buffer
+    }
+
     /// Closes the kept-alive connections; call once, when the forwarder stops.
     public func shutdown() async {
         try? await client.shutdown()
@@ -84,14 +102,16 @@ public final class HTTPEventUploader: EventUploader {
 
     public func upload(_ request: ImportRequest) async -> UploadOutcome {
         let body = MultipartFormBody(request: request)
-        var httpRequest = HTTPClientRequest(url: ImportContract.endpoint(baseURL: baseURL,
-                                                                         serialHint: request.serialHint ?? serialHint))
+        let hint = request.serialHint ?? serialHint
+        var httpRequest = HTTPClientRequest(url: hint == serialHint ? endpoint
+                                                : ImportContract.endpoint(baseURL: baseURL, serialHint: hint))
         httpRequest.method = .POST
+        httpRequest.headers.reserveCapacity(4)
         httpRequest.headers.add(name: "Content-Type", value: body.contentType)
         httpRequest.headers.add(name: "Accept", value: "application/json")
         httpRequest.headers.add(name: "User-Agent", value: ImportContract.userAgent)
         if let authorization { httpRequest.headers.add(name: "Authorization", value: authorization) }
-        httpRequest.body = .bytes(ByteBuffer(bytes: body.bytes))
+        httpRequest.body = .bytes(Self.buffer(holding: body))
         do {
             let response = try await client.execute(httpRequest, timeout: .nanoseconds(requestTimeout.wholeNanoseconds))
             let replyBody = try await response.body.collect(upTo: Self.replyByteLimit)
