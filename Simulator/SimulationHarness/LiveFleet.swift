@@ -116,7 +116,7 @@ public struct LiveFleet: Sendable {
             for pc in pcs {
                 processes.append(try ForwarderProcess.start(
                     executable: options.forwarderExecutable, arguments: ["run", "--config", pc.configPath],
-                    environment: Self.childEnvironment, logPath: pc.logPath))
+                    environment: ForwarderProcess.environment(withoutSettingsBut: [:]), logPath: pc.logPath))
             }
             try await Task.sleep(until: ContinuousClock.now + (day.start - FileTime(Date())), clock: .continuous)
             let writers = pcs.map { pc in Task { try await pc.writeDay(speed: options.speed) } }
@@ -173,12 +173,6 @@ public struct LiveFleet: Sendable {
     static func sleep(until time: FileTime) async throws {
         let wait = time - FileTime(Date())
         if wait > .zero { try await Task.sleep(for: wait) }
-    }
-
-    /// The parent's environment without any forwarder setting.
-    static var childEnvironment: [String: String] {
-        let known = Set(SettingsResolver.Key.allCases.map(\.rawValue))
-        return ProcessInfo.processInfo.environment.filter { !known.contains($0.key) }
     }
 
     /// The mock's journal as the fleet's requests: the PC from the serial hint each forwarder
