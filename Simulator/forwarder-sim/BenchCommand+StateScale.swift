@@ -22,7 +22,8 @@ struct StateScaleBench {
     }
 
     /// Rows for states of `sizes` records (smallest first) and a version-1 import of
-    /// `versionOneRecords` entries.
+    /// `versionOneRecords` entries; the targets apply at a million records only, where
+    /// the process's own pages no longer dominate.
     func rows(sizes: [Int], versionOneRecords: Int) throws -> [BenchRow] {
         guard let forwarder = BenchRunner.forwarderExecutable, let simulator = BenchRunner.simulatorExecutable else {
             FileHandle.standardError.write(Data("event-forwarder not found beside forwarder-sim: state-size rows not measured\n".utf8))
@@ -50,7 +51,7 @@ struct StateScaleBench {
             let perRecord = Double(last.bytes - first.bytes) / Double(last.records - first.records)
             rows.append(BenchRow(measurement: "memory per record, status from \(ScalingChart.sizeLabel(first.records)) to "
                                      + "\(ScalingChart.sizeLabel(last.records)) entries",
-                                 value: .rate(perRecord, unit: "B/record"), target: .valueAtMost(100)))
+                                 value: .rate(perRecord, unit: "B/record"), target: last.records >= 1_000_000 ? .valueAtMost(100) : nil))
         }
 
         let jsonPath = root + "/sfm_forwarded.json"
@@ -68,7 +69,8 @@ struct StateScaleBench {
         rows.append(BenchRow(measurement: "import \(label)-entry version-1 JSON (whole process)", value: .duration(probe.elapsed),
                              eventCount: versionOneRecords, target: versionOneRecords == 1_000_000 ? .valueAtMost(10) : nil))
         rows.append(BenchRow(measurement: "peak RSS: import \(label)-entry version-1 JSON", value: .byteCount(probe.peakBytes),
-                             reference: "its file size", referenceValue: .byteCount(fileBytes), target: .ratioAtMost(2)))
+                             reference: "its file size", referenceValue: .byteCount(fileBytes),
+                             target: versionOneRecords == 1_000_000 ? .ratioAtMost(2) : nil))
         return rows
     }
 
