@@ -2,9 +2,9 @@
 ///
 /// Each record is a 72-byte row in one contiguous array; file names live in one byte buffer,
 /// each ended by a newline (which a stored name cannot contain); the digest and name indexes
-/// are open-addressed arrays of row numbers. Nothing is allocated per record, so a
-/// million-record state costs about 100 bytes a record instead of the 400-odd that a
-/// dictionary of `ForwardRecord` values and its copies did (issue #14).
+/// are open-addressed arrays of row numbers, each with a few bits of its key's hash. Nothing
+/// is allocated per record, so a million-record state costs about 100 bytes a record instead
+/// of the 400-odd that a dictionary of `ForwardRecord` values and its copies did (issue #14).
 ///
 /// A record stored again under a digest it already holds replaces that row. The name index
 /// answers the record stored last under a name, which is what the digest cache needs.
@@ -29,7 +29,12 @@ public struct CompactRecordTable: Sendable {
         static let volumeMask: UInt32 = (1 << 29) - 1
     }
 
-    private static let emptySlot: Int32 = -1
+    /// A slot holds `tag << rowBits | (row + 1)`, 0 when free: six bits of the key's hash
+    /// beside the row number, so that a probe reads the row (a cache miss in a large table)
+    /// only when the tag matches, one time in 64 for another key.
+    private static let emptySlot: UInt32 = 0
+    private static let rowBits: UInt32 = 26
+    private static let rowMask: UInt32 = (1 << rowBits) - 1
     private static let nameEnd = UInt8(ascii: "\n")
 
     private var rows: [Row] = []
@@ -37,9 +42,9 @@ public struct CompactRecordTable: Sendable {
     /// The distinct volumes of identities; a folder's files share one or a few.
     private var volumes: [UInt64] = []
     /// Row numbers by digest, `emptySlot` where free; probed linearly from the digest's first word.
-    private var digestSlots: [Int32] = []
+    private var digestSlots: [UInt32] = []
     /// Row numbers by file name, probed linearly from the name's hash.
-    private var nameSlots: [Int32] = []
+    private var nameSlots: [UInt32] = []
 
     public init() {}
 
@@ -90,6 +95,7 @@ public struct CompactRecordTable: Sendable {
                 return
             }
             let index = rows.count
+            precondition(index < Int(Self.rowMask), "a state holds at most 2^26 - 1 records")
             rows.append(row(for: record, nameOffset: appendName(nameUTF8)))
             insertDigest(row: index)
             insertName(row: index, hash: Self.nameHash(nameUTF8))
@@ -179,14 +185,24 @@ public struct CompactRecordTable: Sendable {
         return slots
     }
 
+    private static func slotValue(row: Int, tag: UInt32) -> UInt32 { tag << rowBits | UInt32(row + 1) }
+
+    private static func row(inSlot value: UInt32) -> Int { Int(value & rowMask) - 1 }
+
+    private static func digestTag(_ digest: EventDigest) -> UInt32 { UInt32(truncatingIfNeeded: digest.words.1) & 63 }
+
+    /// The top six bits: the slot is chosen by the low ones.
+    private static func nameTag(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash >> 58) }
+
     private func digestRow(of digest: EventDigest) -> Int? {
         guard !digestSlots.isEmpty else { return nil }
         let mask = digestSlots.count - 1
+        let tag = Self.digestTag(digest)
         var slot = Int(truncatingIfNeeded: digest.words.0) & mask
         while true {
-            let row = digestSlots[slot]
-            if row == Self.emptySlot { return nil }
-            if rows[Int(row)].digest == digest { return Int(row) }
+            let value = digestSlots[slot]
+            if value == Self.emptySlot { return nil }
+            if value >> Self.rowBits == tag, rows[Self.row(inSlot: value)].digest == digest { return Self.row(inSlot: value) }
             slot = (slot + 1) & mask
         }
     }
@@ -194,30 +210,35 @@ public struct CompactRecordTable: Sendable {
     private func nameRow(of utf8: UnsafeBufferPointer<UInt8>) -> Int? {
         guard !nameSlots.isEmpty else { return nil }
         let mask = nameSlots.count - 1
-        var slot = Int(truncatingIfNeeded: Self.nameHash(utf8)) & mask
+        let hash = Self.nameHash(utf8)
+        let tag = Self.nameTag(hash)
+        var slot = Int(truncatingIfNeeded: hash) & mask
         while true {
-            let row = nameSlots[slot]
-            if row == Self.emptySlot { return nil }
-            if nameMatches(row: Int(row), utf8) { return Int(row) }
+            let value = nameSlots[slot]
+            if value == Self.emptySlot { return nil }
+            if value >> Self.rowBits == tag, nameMatches(row: Self.row(inSlot: value), utf8) { return Self.row(inSlot: value) }
             slot = (slot + 1) & mask
         }
     }
 
     private mutating func insertDigest(row: Int) {
         let mask = digestSlots.count - 1
-        var slot = Int(truncatingIfNeeded: rows[row].digest.words.0) & mask
+        let digest = rows[row].digest
+        var slot = Int(truncatingIfNeeded: digest.words.0) & mask
         while digestSlots[slot] != Self.emptySlot { slot = (slot + 1) & mask }
-        digestSlots[slot] = Int32(row)
+        digestSlots[slot] = Self.slotValue(row: row, tag: Self.digestTag(digest))
     }
 
     /// Points the slot of `row`'s name at it, replacing the row stored before under the same name.
     private mutating func insertName(row: Int, hash: UInt64) {
         let mask = nameSlots.count - 1
+        let tag = Self.nameTag(hash)
         var slot = Int(truncatingIfNeeded: hash) & mask
-        while nameSlots[slot] != Self.emptySlot, !sameName(Int(nameSlots[slot]), row) {
+        while nameSlots[slot] != Self.emptySlot,
+              !(nameSlots[slot] >> Self.rowBits == tag && sameName(Self.row(inSlot: nameSlots[slot]), row)) {
             slot = (slot + 1) & mask
         }
-        nameSlots[slot] = Int32(row)
+        nameSlots[slot] = Self.slotValue(row: row, tag: tag)
     }
 
     private func sameName(_ first: Int, _ second: Int) -> Bool {
@@ -240,11 +261,10 @@ public struct CompactRecordTable: Sendable {
     ///
     /// Rows are inserted in order, so of two rows under one name the later one is kept.
     private mutating func rebuildIndexes(slotCount: Int) {
-        precondition(slotCount <= Int(Int32.max), "a state holds at most 2^31 records")
         digestSlots = []
         nameSlots = []
-        digestSlots = [Int32](repeating: Self.emptySlot, count: slotCount)
-        nameSlots = [Int32](repeating: Self.emptySlot, count: slotCount)
+        digestSlots = [UInt32](repeating: Self.emptySlot, count: slotCount)
+        nameSlots = [UInt32](repeating: Self.emptySlot, count: slotCount)
         for row in rows.indices {
             insertDigest(row: row)
             insertName(row: row, hash: nameHash(ofRow: row))

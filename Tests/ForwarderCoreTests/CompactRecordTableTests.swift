@@ -55,8 +55,16 @@ struct CompactRecordTableTests {
         for record in colliding { table.store(record) }
         for record in colliding { #expect(table.record(for: record.digest) == record) }
         #expect(table.record(for: digest(firstWord: 0xABCD, rest: 999)) == nil)
+        // Equal first words and equal tag bits (the second word's low six): only the rows tell them apart.
+        let sameTag = (1...30).map { index in
+            ForwardRecord(digest: digest(firstWord: 0xABCD, rest: UInt64(index) << 6), fileName: "T\(index)", byteCount: 1,
+                          hadReport: true, forwardedAt: FileTime(nanosecondsSince1970: 0), fingerprint: nil)
+        }
+        for record in sameTag { table.store(record) }
+        for record in sameTag + colliding { #expect(table.record(for: record.digest) == record) }
+        #expect(table.record(for: digest(firstWord: 0xABCD, rest: 31 << 6)) == nil)
         #expect(table.record(forName: "N999.AB0W") == nil)
-        #expect(table.count == 40)
+        #expect(table.count == 70)
     }
 
     @Test("CompactRecordTable: growing from empty past many doublings keeps every record findable by digest and name")
