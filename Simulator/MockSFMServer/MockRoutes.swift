@@ -71,7 +71,7 @@ enum MockRoutes {
 
     /// Reads the body (up to the limit), asks the capacity model for a slot, waits for it, lets
     /// the mock decide, holds the answer until the slot's service time is over, and carries
-    /// out the reply. Waiting is `Task.sleep`, never a blocked event loop.
+    /// out the reply. Waiting is `ServerExecutor.sleep`, never a blocked event loop.
     private static func importResponse(_ request: Request, context: MockRequestContext, mock: MockSFM,
                                        archive: ReceivedFileArchive?,
                                        hungConnections: OpenConnections) async throws -> Response {
@@ -116,13 +116,13 @@ enum MockRoutes {
         switch exchange.reply {
         case .respond(let reply):
             if let serviceEndsAt { try await sleep(until: serviceEndsAt) }
-            if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
+            if reply.delay > .zero { try await ServerExecutor.sleep(for: reply.delay) }
             var response = response(for: reply)
             if reply.status == 413 { response.headers[.connection] = "close" }
             return response
         case .socketFault(let fault, let delay):
             if let serviceEndsAt { try await sleep(until: serviceEndsAt) }
-            if delay > .zero { try await Task.sleep(for: delay) }
+            if delay > .zero { try await ServerExecutor.sleep(for: delay) }
             await SocketFaults.perform(fault, on: context.channel, hungConnections: hungConnections)
             // The connection is gone; Hummingbird's attempt to write this fails quietly.
             return Response(status: .internalServerError)
@@ -132,7 +132,7 @@ enum MockRoutes {
     /// Sleeps until the wall clock reaches `time`; returns at once when it has.
     private static func sleep(until time: FileTime) async throws {
         let wait = time - FileTime(Date())
-        if wait > .zero { try await Task.sleep(for: wait) }
+        if wait > .zero { try await ServerExecutor.sleep(for: wait) }
     }
 
     /// A Hummingbird response for the mock's reply, paced when the reply asks for a slow body.
@@ -152,7 +152,7 @@ enum MockRoutes {
             while let chunk = remaining.readSlice(length: min(pacing.chunkByteCount, remaining.readableBytes)),
                   chunk.readableBytes > 0 {
                 try await writer.write(chunk)
-                if remaining.readableBytes > 0 { try await Task.sleep(for: pacing.interval) }
+                if remaining.readableBytes > 0 { try await ServerExecutor.sleep(for: pacing.interval) }
             }
             try await writer.finish(nil)
         })

@@ -68,7 +68,7 @@ public final class MockSFMServer: Sendable {
             services: [application],
             gracefulShutdownSignals: stopsOnTerminationSignals ? [.sigterm, .sigint] : [],
             logger: logger)
-        let runTask = Task {
+        let runTask = Task(executorPreference: ServerExecutor.shared) {
             defer { boundPortContinuation.finish() }
             try await serviceGroup.run()
         }

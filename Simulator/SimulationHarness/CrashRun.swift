@@ -67,10 +67,7 @@ struct CrashRun {
 
     /// The parent's environment without any forwarder setting, plus the upload concurrency.
     var childEnvironment: [String: String] {
-        let known = Set(SettingsResolver.Key.allCases.map(\.rawValue))
-        var environment = ProcessInfo.processInfo.environment.filter { !known.contains($0.key) }
-        environment[SettingsResolver.Key.uploadConcurrency.rawValue] = "\(options.uploadConcurrency)"
-        return environment
+        ForwarderProcess.environment(withoutSettingsBut: [SettingsResolver.Key.uploadConcurrency.rawValue: "\(options.uploadConcurrency)"])
     }
 
     mutating func startChild() throws {

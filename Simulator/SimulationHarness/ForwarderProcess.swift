@@ -1,3 +1,4 @@
+import ForwarderCore
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -76,6 +77,13 @@ final class ForwarderProcess: Sendable {
             throw ForwarderProcessError(detail: "cannot start \(executable): \(String(cString: strerror(result)))")
         }
         return ForwarderProcess(pid: pid, logPath: logPath, startedAt: startedAt, startedAtWallClock: startedAtWallClock)
+    }
+
+    /// This process's environment without any forwarder setting, so the config file the harness
+    /// writes decides, plus `overrides`.
+    static func environment(withoutSettingsBut overrides: [String: String] = [:]) -> [String: String] {
+        let known = Set(SettingsResolver.Key.allCases.map(\.rawValue))
+        return ProcessInfo.processInfo.environment.filter { !known.contains($0.key) }.merging(overrides) { _, override in override }
     }
 
     /// Sends `signal` to the process unless it has already been reaped (its pid may be reused).

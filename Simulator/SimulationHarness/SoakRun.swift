@@ -23,8 +23,10 @@ struct SoakRun {
     var finalExitStatus: Int32?
     private var child: ForwarderProcess?
 
-    /// The longest a pass may take before the soak calls the forwarder stuck: a pass waits at
-    /// most a request timeout per upload round, and the interval before it.
+    /// The longest the forwarder may go without finishing a pass or sending a request before the
+    /// soak calls it stuck: a request ends within its timeout (30 s in the soak's config), and a
+    /// pass waits its interval first. Progress, not the pass's length, is bounded: a loaded
+    /// machine makes a pass of many uploads long, not silent.
     var passTimeout: Duration { .seconds(120) + options.passInterval }
 
     init(options: SoakTestOptions, root: String, folderPath: String, mock: MockSFM) {
@@ -57,10 +59,7 @@ struct SoakRun {
     }
 
     /// The parent's environment without any forwarder setting: the config file decides.
-    var childEnvironment: [String: String] {
-        let known = Set(SettingsResolver.Key.allCases.map(\.rawValue))
-        return ProcessInfo.processInfo.environment.filter { !known.contains($0.key) }
-    }
+    var childEnvironment: [String: String] { ForwarderProcess.environment(withoutSettingsBut: [:]) }
 
     /// Starts the forwarder and samples it after each of `passes` passes.
     mutating func sample(progress: @Sendable (SoakTestProgress) -> Void) async throws {
@@ -69,7 +68,8 @@ struct SoakRun {
             environment: childEnvironment, logPath: logPath)
         child = process
         var log = LogLineReader(path: logPath)
-        var lastPassAt = ContinuousClock.now
+        var lastProgressAt = ContinuousClock.now
+        var requestsSeen = mock.stats().requests
         var passesFinished = 0
         while passesFinished < options.passes {
             if let status = process.exitStatusIfEnded() {
@@ -80,14 +80,19 @@ struct SoakRun {
             }
             let finishedPasses = log.readLines().filter { $0.contains("\"pass finished\"") }.count
             if finishedPasses == 0 {
-                if ContinuousClock.now - lastPassAt > passTimeout {
-                    problems.append("no pass finished within \(passTimeout) after pass \(passesFinished)")
+                let requests = mock.stats().requests
+                if requests != requestsSeen {
+                    requestsSeen = requests
+                    lastProgressAt = ContinuousClock.now
+                }
+                if ContinuousClock.now - lastProgressAt > passTimeout {
+                    problems.append("no pass finished and no request reached the server for \(passTimeout) after pass \(passesFinished)")
                     return
                 }
                 try await Task.sleep(for: .milliseconds(10))
                 continue
             }
-            lastPassAt = ContinuousClock.now
+            lastProgressAt = ContinuousClock.now
             passesFinished += finishedPasses
             guard let resident = ProcessSampler.residentKilobytes(of: process.pid),
                   let descriptors = ProcessSampler.openDescriptors(of: process.pid) else { continue }

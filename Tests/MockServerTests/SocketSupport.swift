@@ -93,9 +93,13 @@ enum RawConnection {
         }
     }
 
-    private static func postBlocking(port: Int, path: String = ImportContract.path, contentType: String, body: Data,
-                     halfCloseAfterSending: Bool = false, timeout: Duration = .seconds(600)) -> Result {
-        var request = Data("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+    /// `post` on the calling thread; with `closeAfterReply`, the request asks the server to close
+    /// the connection once it has answered, so a reply that is not a fault also ends at EOF.
+    static func postBlocking(port: Int, path: String = ImportContract.path, contentType: String, body: Data,
+                             halfCloseAfterSending: Bool = false, closeAfterReply: Bool = false,
+                             timeout: Duration = .seconds(600)) -> Result {
+        let connection = closeAfterReply ? "Connection: close\r\n" : ""
+        var request = Data("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\(connection)Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
         request.append(body)
         let clock = ContinuousClock()
         let start = clock.now
