@@ -12,7 +12,24 @@ public func stateCodecFuzzInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CI
     }
     var reader = FuzzBytes(input)
     checkEncodedRoundTrip(generatedLine(&reader))
+    checkVersionOneImport(input)
     return 0
+}
+
+/// The version-1 importer on any bytes: it never traps, every record it hands out can be
+/// stored, and the compact table then finds the last record of each digest by its digest.
+private func checkVersionOneImport(_ input: UnsafeBufferPointer<UInt8>) {
+    var table = CompactRecordTable()
+    var lastByDigest: [EventDigest: ForwardRecord] = [:]
+    try? VersionOneState.parse(input) { record in
+        require(StateRecordCodec.isStorableFileName(record.fileName), "imported a name a state line cannot hold: \(record)")
+        table.store(record)
+        lastByDigest[record.digest] = record
+    }
+    require(table.count == lastByDigest.count, "the table holds \(table.count) records for \(lastByDigest.count) digests")
+    for (digest, record) in lastByDigest {
+        require(table.record(for: digest) == record, "the table lost \(record)")
+    }
 }
 
 /// A line from the input: decoded exactly when the reference reading accepts it, and then

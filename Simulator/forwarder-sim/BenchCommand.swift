@@ -128,6 +128,9 @@ struct BenchCommand: AsyncParsableCommand {
         let folderResult = try await runner.measureFolder(eventCount: eventCount)
         let machine = try await runner.measureMachine(largeStateRecords: largeStateRecords, rssFolder: folderResult.folderPath)
         var rows = folderResult.rows + machine.rows
+        rows += try StateScaleBench(root: root, seed: chosenSeed, repeatCount: repeatCount)
+            .rows(sizes: quick ? [1_000, 3_000, 10_000] : [100_000, 300_000, 1_000_000],
+                  versionOneRecords: quick ? 1_000 : 1_000_000)
         if let pythonReference {
             rows += try await runner.measurePythonReference(eventCount: pythonReference, script: resolvedPythonScript)
         }
@@ -256,7 +259,7 @@ struct PeakMemoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peak-rss", abstract: "Run a command and write its peak resident memory.", shouldDisplay: false)
 
-    @Option(help: "Write `peak_rss_kilobytes=N exit_status=S` here.")
+    @Option(help: "Write `peak_rss_kilobytes=N exit_status=S elapsed_seconds=T` here.")
     var result: String
 
     @Argument(parsing: .captureForPassthrough, help: "The command (absolute path) and its arguments.")
@@ -266,7 +269,7 @@ struct PeakMemoryCommand: ParsableCommand {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
         guard let executable = arguments.first else { throw ValidationError("Give a command after --.") }
         let outcome = try ChildProcess.run(executable, arguments: Array(arguments.dropFirst()))
-        try "peak_rss_kilobytes=\(outcome.peakResidentKilobytes) exit_status=\(outcome.exitStatus)\n"
+        try "peak_rss_kilobytes=\(outcome.peakResidentKilobytes) exit_status=\(outcome.exitStatus) elapsed_seconds=\(outcome.elapsed.secondsValue)\n"
             .write(toFile: result, atomically: true, encoding: .utf8)
         if outcome.exitStatus != 0 { throw ExitCode(outcome.exitStatus) }
     }

@@ -106,14 +106,24 @@ public struct ScanPlan: Hashable, Sendable {
 /// What the forwarder knows about files it hashed, by exact name.
 ///
 /// This is the digest cache: a name whose size, modification time and identity match the
-/// cached fingerprint keeps its digest, so a steady pass reads no file contents.
+/// cached fingerprint keeps its digest, so a steady pass reads no file contents. Files hashed
+/// in this run are remembered here; files hashed in earlier runs are looked up in the state by
+/// name (`recorded`), which keeps its records' fingerprints, so nothing copies the whole state.
 public struct DigestCache: Sendable {
     private var entries: [String: (fingerprint: FileFingerprint, digest: EventDigest)] = [:]
+    /// The state's record accepted last under a name, if any.
+    private let recorded: (@Sendable (String) -> ForwardRecord?)?
 
-    public init() {}
+    public init() { recorded = nil }
 
-    /// Seeds the cache from the state's records, which carry the fingerprint they were hashed at.
+    /// A cache that falls back on the state's records by name (`ForwardStateStore.record(forName:)`).
+    public init(recorded: @escaping @Sendable (String) -> ForwardRecord?) {
+        self.recorded = recorded
+    }
+
+    /// Seeds the cache from records, which carry the fingerprint they were hashed at.
     public init(records: some Sequence<ForwardRecord>) {
+        recorded = nil
         for record in records {
             if let fingerprint = record.fingerprint {
                 entries[record.fileName] = (fingerprint, record.digest)
@@ -121,12 +131,15 @@ public struct DigestCache: Sendable {
         }
     }
 
+    /// How many files hashed in this run (or given at `init(records:)`) the cache remembers.
     public var count: Int { entries.count }
 
     /// The cached digest of `entry`, if the file is unchanged since it was hashed.
     public func digest(for entry: FolderEntry) -> EventDigest? {
-        guard let cached = entries[entry.name], cached.fingerprint == entry.fingerprint else { return nil }
-        return cached.digest
+        if let cached = entries[entry.name], cached.fingerprint == entry.fingerprint { return cached.digest }
+        guard let record = recorded?(entry.name), let fingerprint = record.fingerprint,
+              fingerprint == entry.fingerprint else { return nil }
+        return record.digest
     }
 
     public mutating func remember(_ digest: EventDigest, for entry: FolderEntry) {
@@ -136,6 +149,13 @@ public struct DigestCache: Sendable {
     /// Drops names that are no longer in the folder, so the cache cannot grow without bound.
     public mutating func retainOnly(names: Set<String>) {
         entries = entries.filter { names.contains($0.key) }
+    }
+
+    /// Drops the remembered names that are not regular files of `listing`; builds nothing when
+    /// the cache remembers nothing, as in a steady pass after a restart.
+    public mutating func retainOnly(regularFilesOf listing: [FolderEntry]) {
+        guard !entries.isEmpty else { return }
+        retainOnly(names: Set(listing.lazy.filter { $0.kind == .regularFile }.map(\.name)))
     }
 }
 

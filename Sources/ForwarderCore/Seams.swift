@@ -97,7 +97,10 @@ public protocol EventUploader: Sendable {
 public protocol ForwardStateStore: Sendable {
     /// The record for `digest`, if the server accepted that content before.
     func record(for digest: EventDigest) -> ForwardRecord?
-    /// Every record, for building the in-memory name index at start.
+    /// The record accepted last under `fileName`, if any: the digest cache's knowledge of
+    /// files hashed in earlier runs, looked up by name instead of copied at start.
+    func record(forName fileName: String) -> ForwardRecord?
+    /// Every record: for checkers and tests; a pass never copies the whole state.
     func allRecords() -> [ForwardRecord]
     /// Adds or replaces the record for its digest and forgets the failed attempts under its
     /// file name; durable only after `sync()`.

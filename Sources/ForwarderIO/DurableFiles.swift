@@ -70,20 +70,26 @@ final class AppendOnlyFile {
             throw StateFileError(path: path, kind: .unwritable, detail: "write failed: \(error)")
         }
         #else
-        let array = Array(bytes)
+        // Written from the bytes' own storage when they have one: a 190 MB backup is not copied.
+        if try bytes.withContiguousStorageIfAvailable({ try writeAll($0) }) == nil {
+            try Array(bytes).withUnsafeBufferPointer { try writeAll($0) }
+        }
+        #endif
+    }
+
+    #if !os(Windows)
+    private func writeAll(_ buffer: UnsafeBufferPointer<UInt8>) throws {
         var offset = 0
-        while offset < array.count {
-            let written = array.withUnsafeBytes { buffer in
-                write(descriptor, buffer.baseAddress! + offset, array.count - offset)
-            }
+        while offset < buffer.count {
+            let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw Self.failure(path: path, "write failed")
             }
             offset += written
         }
-        #endif
     }
+    #endif
 
     /// Cuts the file to `byteCount` bytes (used to drop a torn last line before appending).
     func truncate(to byteCount: Int) throws {
@@ -136,11 +142,34 @@ enum AtomicFileWriter {
     /// When anything fails the target is untouched and the temporary file is removed: on a full
     /// disk it would hold the space that the next attempt needs.
     static func write(_ bytes: Data, to path: String) throws {
+        try write(to: path) { emit in try emit(bytes) }
+    }
+
+    /// Writes what `produce` emits, in pieces, buffered into large writes: a snapshot of a
+    /// million records is never held whole in memory.
+    static func write(to path: String,
+                      _ produce: (_ emit: (any Collection<UInt8>) throws -> Void) throws -> Void) throws {
         let temporaryPath = path + ".tmp"
         do {
             let temporary = try AppendOnlyFile(path: temporaryPath, exclusive: false)
             try temporary.truncate(to: 0)
-            try temporary.append(bytes)
+            var pending: [UInt8] = []
+            let flushByteCount = 1 << 20
+            pending.reserveCapacity(flushByteCount)
+            try produce { bytes in
+                if bytes.count >= flushByteCount {
+                    try temporary.append(pending)
+                    pending.removeAll(keepingCapacity: true)
+                    try temporary.append(bytes)
+                    return
+                }
+                pending.append(contentsOf: bytes)
+                if pending.count >= flushByteCount {
+                    try temporary.append(pending)
+                    pending.removeAll(keepingCapacity: true)
+                }
+            }
+            try temporary.append(pending)
             try temporary.synchronize()
         } catch {
             removeTemporary(temporaryPath)

@@ -69,7 +69,7 @@ public actor EventForwarder {
         self.dryRun = dryRun
         self.recordsPerSync = recordsPerSync
         self.logger = logger
-        self.cache = DigestCache(records: store.allRecords())
+        self.cache = DigestCache(recorded: { [store] in store.record(forName: $0) })
         self.consecutiveFailures = store.consecutiveFailures
     }
 
@@ -243,7 +243,7 @@ public actor EventForwarder {
         }
         do { try store.sync() } catch { try keepStateFailure(error) }
         report.stateUnwritable = passStateFailure?.description
-        cache.retainOnly(names: Set(entries.lazy.filter { $0.kind == .regularFile }.map(\.name)))
+        cache.retainOnly(regularFilesOf: entries)
         report.finishedAt = clock.now()
         if let metrics {
             metrics.recordPass(report, circuitOpen: circuitIsOpen, stateRecords: store.count,

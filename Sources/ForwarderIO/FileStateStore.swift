@@ -19,7 +19,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     public var journalPath: String { path + ".journal" }
 
     private let lock = NSLock()
-    private var records: [EventDigest: ForwardRecord] = [:]
+    private var records = CompactRecordTable()
     private var attemptsByName: [String: DeliveryAttempts] = [:]
     private var consecutiveFailureCount = 0
     /// Nil before the journal could be opened (a read-only disk at start) and after `close()`.
@@ -75,31 +75,29 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
                                      detail: exists ? "\(folder) is a file, not a folder" : "its folder \(folder) does not exist")
             }
         }
-        if FileManager.default.fileExists(atPath: path) {
-            let contents = try StateFileReading.read(path)
-            let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF]
-            if contents.first(where: { !whitespace.contains($0) }) == UInt8(ascii: "{") {
-                try importVersionOne(contents, rewrite: !readOnly)
-            } else {
-                records.reserveCapacity(StateFileReading.lineCount(of: contents))
-                let (loaded, _) = try parse(contents, path: path, isJournal: false)
-                loadSummary.snapshotRecords = loaded
-            }
-        }
+        let snapshotExists = FileManager.default.fileExists(atPath: path)
         let journalExists = FileManager.default.fileExists(atPath: journalPath)
+        var isVersionOne = false
+        if snapshotExists {
+            let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF]
+            isVersionOne = try StateFileReading.prefix(of: path, count: 4096)
+                .first(where: { !whitespace.contains($0) }) == UInt8(ascii: "{")
+        }
+        if isVersionOne {
+            try importVersionOne(rewrite: !readOnly)
+        } else {
+            try reserveCapacity(for: (snapshotExists ? [path] : []) + (journalExists ? [journalPath] : []))
+        }
+        if snapshotExists, !isVersionOne {
+            loadSummary.snapshotRecords = try StateFileReading.parse(path, isJournal: false) { self.apply($0) }.records
+        }
         var validJournalBytes = 0
         if journalExists {
-            let contents = try StateFileReading.read(journalPath)
-            if contents.isEmpty {
-                validJournalBytes = 0
-            } else {
-                records.reserveCapacity(records.count + StateFileReading.lineCount(of: contents))
-                let (loaded, validBytes) = try parse(contents, path: journalPath, isJournal: true)
-                loadSummary.journalRecords = loaded
-                loadSummary.tornTailBytes = contents.count - validBytes
-                journalRecordCount = loaded
-                validJournalBytes = validBytes
-            }
+            let (loaded, validBytes) = try StateFileReading.parse(journalPath, isJournal: true) { self.apply($0) }
+            loadSummary.journalRecords = loaded
+            loadSummary.tornTailBytes = try StateFileReading.byteCount(of: journalPath) - validBytes
+            journalRecordCount = loaded
+            validJournalBytes = validBytes
         }
         if readOnly { return }
         syncedJournalByteCount = validJournalBytes
@@ -132,12 +130,25 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     public var writeFailure: StateFileError? { lock.withLock { pendingWriteFailure } }
 
     public func record(for digest: EventDigest) -> ForwardRecord? {
-        lock.withLock { records[digest] }
+        lock.withLock { records.record(for: digest) }
     }
 
+    /// Every record, copied out of the compact table: for tests and checkers, not for passes.
     public func allRecords() -> [ForwardRecord] {
-        lock.withLock { Array(records.values) }
+        lock.withLock {
+            var all: [ForwardRecord] = []
+            all.reserveCapacity(records.count)
+            records.forEach { all.append($0) }
+            return all
+        }
     }
+
+    public func record(forName fileName: String) -> ForwardRecord? {
+        lock.withLock { records.record(forName: fileName) }
+    }
+
+    /// How many records were accepted without their report, for `status`.
+    public var withoutReportCount: Int { lock.withLock { records.withoutReportCount } }
 
     public func record(_ record: ForwardRecord) throws {
         try append([.accepted(record)])
@@ -249,7 +260,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     private func apply(_ line: StateLine) {
         switch line {
         case .accepted(let record):
-            records[record.digest] = record
+            records.store(record)
             if !attemptsByName.isEmpty { attemptsByName[record.fileName] = nil }
         case .attempts(let attempts):
             attemptsByName[attempts.fileName] = attempts
@@ -284,18 +295,7 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
     /// snapshot already holds, so the order is safe. A snapshot that cannot be written leaves
     /// the old snapshot and the journal as they were.
     private func compact() throws {
-        var text = StateRecordCodec.header + "\n"
-        text.reserveCapacity(records.count * 130)
-        for record in records.values {
-            text += StateRecordCodec.encode(record)
-        }
-        for attempts in attemptsByName.values {
-            text += StateRecordCodec.encode(attempts)
-        }
-        if consecutiveFailureCount > 0 {
-            text += StateRecordCodec.encode(.consecutiveFailures(consecutiveFailureCount))
-        }
-        try AtomicFileWriter.write(Data(text.utf8), to: path)
+        try writeSnapshot()
         syncedJournalByteCount = 0
         unsyncedBytes = Array((StateRecordCodec.header + "\n").utf8)
         writtenByteCount = 0
@@ -304,48 +304,56 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         try syncJournal()
     }
 
-    /// Parses a snapshot or journal into `records`; returns how many lines it held and how many
-    /// leading bytes are valid.
-    ///
-    /// Only a journal may end in a torn line (no newline) or a run of NUL bytes, which is what a
-    /// crash or power cut mid-append leaves; anywhere else a bad line is corruption.
-    private func parse(_ contents: Data, path: String, isJournal: Bool) throws -> (records: Int, validBytes: Int) {
-        try StateFileReading.parse(contents, path: path, isJournal: isJournal) { self.apply($0) }
+    /// Writes every record, the attempts and the breaker's count into a new snapshot, streamed
+    /// to the file rather than built in memory first (a million records make 140 MB of text).
+    private func writeSnapshot() throws {
+        try AtomicFileWriter.write(to: path) { emit in
+            try emit((StateRecordCodec.header + "\n").utf8)
+            try records.forEach { try emit(StateRecordCodec.encode($0).utf8) }
+            for attempts in attemptsByName.values {
+                try emit(StateRecordCodec.encode(attempts).utf8)
+            }
+            if consecutiveFailureCount > 0 {
+                try emit(StateRecordCodec.encode(.consecutiveFailures(consecutiveFailureCount)).utf8)
+            }
+        }
     }
 
-    /// Converts the Python forwarder's `{"version": 1, "forwarded": {sha256: {...}}}` file.
-    ///
-    /// Entries without `had_report` count as sent with their report, as upstream decided, so an
-    /// import never re-sends anything.
-    private func importVersionOne(_ contents: Data, rewrite: Bool) throws {
-        let object: Any
+    /// Reserves the record table for the lines of `paths`, so loading never grows it.
+    private func reserveCapacity(for paths: [String]) throws {
+        var lines = 0
+        var nameBytes = 0
+        for path in paths {
+            let extent = try StateFileReading.extent(of: path)
+            lines += extent.lines
+            nameBytes += extent.lastFieldBytes
+        }
+        records.reserveCapacity(records: lines, nameBytes: nameBytes)
+    }
+
+    /// Converts the Python forwarder's `{"version": 1, "forwarded": {sha256: {...}}}` file
+    /// (see `VersionOneState`), keeping the original as `<path>.v1-backup`.
+    private func importVersionOne(rewrite: Bool) throws {
+        let contents = try StateFileReading.read(path)
         do {
-            object = try JSONSerialization.jsonObject(with: contents)
-        } catch {
-            throw StateFileError(path: path, kind: .unknownFormat, detail: "it starts like JSON but does not parse (\(error.localizedDescription))")
-        }
-        guard let root = object as? [String: Any] else {
-            throw StateFileError(path: path, kind: .unknownFormat, detail: "its JSON root is not an object")
-        }
-        guard let version = root["version"] as? Int, version == 1 else {
-            throw StateFileError(path: path, kind: .unsupportedVersion("\(root["version"] ?? "none")"),
-                                 detail: "JSON state version \(root["version"] ?? "missing") is not 1")
-        }
-        guard let forwarded = (root["forwarded"] ?? [String: Any]()) as? [String: Any] else {
-            throw StateFileError(path: path, kind: .unknownFormat, detail: "its \"forwarded\" value is not an object")
-        }
-        for (key, value) in forwarded {
-            guard let digest = EventDigest(hex: key), let entry = value as? [String: Any],
-                  let fileName = entry["filename"] as? String, StateRecordCodec.isStorableFileName(fileName),
-                  ((entry["size"] as? NSNumber)?.int64Value ?? 0) >= 0 else {
-                throw StateFileError(path: path, kind: .invalidVersionOneEntry(key),
-                                     detail: "entry \(key) is not a valid version-1 record")
+            try contents.withUnsafeBytes { raw in
+                try VersionOneState.parse(raw.bindMemory(to: UInt8.self)) { records.store($0) }
             }
-            let byteCount = (entry["size"] as? NSNumber)?.int64Value ?? 0
-            let hadReport = (entry["had_report"] as? Bool) ?? true
-            let forwardedAt = (entry["forwarded_at"] as? String).flatMap(Self.parseTimestamp) ?? FileTime(nanosecondsSince1970: 0)
-            records[digest] = ForwardRecord(digest: digest, fileName: fileName, byteCount: byteCount,
-                                            hadReport: hadReport, forwardedAt: forwardedAt, fingerprint: nil)
+        } catch let failure as VersionOneState.Failure {
+            switch failure {
+            case .malformedJSON(let detail):
+                throw StateFileError(path: path, kind: .unknownFormat, detail: "it starts like JSON but does not parse (\(detail))")
+            case .rootNotObject:
+                throw StateFileError(path: path, kind: .unknownFormat, detail: "its JSON root is not an object")
+            case .unsupportedVersion(let version):
+                throw StateFileError(path: path, kind: .unsupportedVersion(version ?? "none"),
+                                     detail: "JSON state version \(version ?? "missing") is not 1")
+            case .forwardedNotObject:
+                throw StateFileError(path: path, kind: .unknownFormat, detail: "its \"forwarded\" value is not an object")
+            case .invalidEntry(let key, let detail):
+                throw StateFileError(path: path, kind: .invalidVersionOneEntry(key),
+                                     detail: "entry \(key) is not a valid version-1 record: \(detail)")
+            }
         }
         loadSummary.importedVersionOneRecords = records.count
         guard rewrite else { return }
@@ -353,17 +361,6 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         if !FileManager.default.fileExists(atPath: backupPath) {
             try AtomicFileWriter.write(contents, to: backupPath)
         }
-        var text = StateRecordCodec.header + "\n"
-        for record in records.values { text += StateRecordCodec.encode(record) }
-        try AtomicFileWriter.write(Data(text.utf8), to: path)
-    }
-
-    /// Reads the reference's `2026-05-08T10:11:12.345678Z` timestamps.
-    static func parseTimestamp(_ text: String) -> FileTime? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return FileTime(date) }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text).map(FileTime.init)
+        try writeSnapshot()
     }
 }

@@ -199,7 +199,7 @@ public struct ForwarderService: Sendable {
         var status = ForwarderStatus(statePath: settings.statePath, watchFolder: settings.watchFolder,
                                      forwardingEnabled: settings.forwardingEnabled,
                                      recordedEvents: store.count,
-                                     recordedWithoutReport: store.allRecords().lazy.filter { !$0.hadReport }.count)
+                                     recordedWithoutReport: store.withoutReportCount)
         let waiting = attempts.sorted { ($0.quarantined ? 0 : 1, $0.fileName) < ($1.quarantined ? 0 : 1, $1.fileName) }
             .map(WaitingEvent.init)
         status.quarantined = waiting.filter(\.quarantined)
@@ -209,10 +209,9 @@ public struct ForwarderService: Sendable {
         }
         do {
             let entries = try LocalEventFolder(path: settings.watchFolder).listEntries()
-            // The digest cache only for binaries still in the folder: a state remembers every event
-            // ever forwarded, most of them long gone from the folder.
-            let listedBinaries = Set(entries.lazy.map(\.name).filter(EventFileRules.isEventBinary))
-            let cache = DigestCache(records: store.allRecords().lazy.filter { listedBinaries.contains($0.fileName) })
+            // The digest cache looks the listed binaries up in the state by name: nothing copies
+            // the state, which remembers every event ever forwarded.
+            let cache = DigestCache(recorded: { [store] in store.record(forName: $0) })
             let plan = ScanPlanner.plan(entries: entries, now: SystemClock().now(), policy: settings.policy,
                                         cache: cache, acceptedRecord: { store.record(for: $0) },
                                         deliveryAttempts: { store.attempts(forName: $0) })

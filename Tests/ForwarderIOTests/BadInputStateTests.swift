@@ -136,6 +136,7 @@ final class FullDiskStore: ForwardStateStore, @unchecked Sendable {
     }
 
     func record(for digest: EventDigest) -> ForwardRecord? { inner.record(for: digest) }
+    func record(forName fileName: String) -> ForwardRecord? { inner.record(forName: fileName) }
     func allRecords() -> [ForwardRecord] { inner.allRecords() }
     var count: Int { inner.count }
     func sync() throws { try inner.sync() }

@@ -64,6 +64,8 @@ public final class SimClock: ForwarderClock {
 public final class SimStateStore: ForwardStateStore {
     private struct State {
         var durable: [EventDigest: ForwardRecord] = [:]
+        /// The digest recorded last under each name, as the file store's name index keeps it.
+        var durableDigestsByName: [String: EventDigest] = [:]
         var durableAttempts: [String: DeliveryAttempts] = [:]
         var durableConsecutiveFailures = 0
         var unsynced: [StateLine] = []
@@ -98,6 +100,7 @@ public final class SimStateStore: ForwardStateStore {
             switch line {
             case .accepted(let record):
                 durable[record.digest] = record
+                durableDigestsByName[record.fileName] = record.digest
                 durableAttempts[record.fileName] = nil
             case .attempts(let attempts):
                 durableAttempts[attempts.fileName] = attempts
@@ -113,7 +116,7 @@ public final class SimStateStore: ForwardStateStore {
 
     public init(records: [ForwardRecord] = []) {
         state.withLock { state in
-            for record in records { state.durable[record.digest] = record }
+            for record in records { state.apply(.accepted(record)) }
         }
     }
 
@@ -121,6 +124,15 @@ public final class SimStateStore: ForwardStateStore {
         state.withLock { state in
             for case .accepted(let record) in state.unsynced.reversed() where record.digest == digest { return record }
             return state.durable[digest]
+        }
+    }
+
+    public func record(forName fileName: String) -> ForwardRecord? {
+        state.withLock { state in
+            for case .accepted(let record) in state.unsynced.reversed() where record.fileName == fileName { return record }
+            guard let digest = state.durableDigestsByName[fileName], let record = state.durable[digest],
+                  record.fileName == fileName else { return nil }
+            return record
         }
     }
 

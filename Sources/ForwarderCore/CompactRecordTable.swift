@@ -1,0 +1,273 @@
+/// The accepted records of a forwarding state, packed for a million of them.
+///
+/// Each record is a 72-byte row in one contiguous array; file names live in one byte buffer,
+/// each ended by a newline (which a stored name cannot contain); the digest and name indexes
+/// are open-addressed arrays of row numbers, each with a few bits of its key's hash. Nothing
+/// is allocated per record, so a million-record state costs about 100 bytes a record instead
+/// of the 400-odd that a dictionary of `ForwardRecord` values and its copies did (issue #14).
+///
+/// A record stored again under a digest it already holds replaces that row. The name index
+/// answers the record stored last under a name, which is what the digest cache needs.
+public struct CompactRecordTable: Sendable {
+    /// One record, fixed size: 72 bytes.
+    private struct Row {
+        var digest: EventDigest
+        var byteCount: Int64
+        var forwardedAt: Int64
+        var modificationTime: Int64
+        var identityFile: UInt64
+        /// Where the name starts in `nameBytes`.
+        var nameOffset: UInt32
+        /// `Flag` bits, and the index of the identity's volume in `volumes` below them.
+        var flagsAndVolume: UInt32
+    }
+
+    private enum Flag {
+        static let hadReport: UInt32 = 1 << 31
+        static let hasFingerprint: UInt32 = 1 << 30
+        static let hasIdentity: UInt32 = 1 << 29
+        static let volumeMask: UInt32 = (1 << 29) - 1
+    }
+
+    /// A slot holds `tag << rowBits | (row + 1)`, 0 when free: six bits of the key's hash
+    /// beside the row number, so that a probe reads the row (a cache miss in a large table)
+    /// only when the tag matches, one time in 64 for another key.
+    private static let emptySlot: UInt32 = 0
+    private static let rowBits: UInt32 = 26
+    private static let rowMask: UInt32 = (1 << rowBits) - 1
+    private static let nameEnd = UInt8(ascii: "\n")
+
+    private var rows: [Row] = []
+    private var nameBytes: [UInt8] = []
+    /// The distinct volumes of identities; a folder's files share one or a few.
+    private var volumes: [UInt64] = []
+    /// Row numbers by digest, `emptySlot` where free; probed linearly from the digest's first word.
+    private var digestSlots: [UInt32] = []
+    /// Row numbers by file name, probed linearly from the name's hash.
+    private var nameSlots: [UInt32] = []
+
+    public init() {}
+
+    /// How many records the table holds (one per digest).
+    public var count: Int { rows.count }
+
+    /// Makes room for `recordCount` records and `nameByteCount` bytes of names without growing again.
+    public mutating func reserveCapacity(records recordCount: Int, nameBytes nameByteCount: Int) {
+        rows.reserveCapacity(recordCount)
+        nameBytes.reserveCapacity(nameByteCount)
+        if Self.slotCount(for: recordCount) > digestSlots.count { rebuildIndexes(slotCount: Self.slotCount(for: recordCount)) }
+    }
+
+    /// The record stored for `digest`, if any.
+    public func record(for digest: EventDigest) -> ForwardRecord? {
+        digestRow(of: digest).map { record(at: $0) }
+    }
+
+    /// The record stored last under `fileName`, if any.
+    public func record(forName fileName: String) -> ForwardRecord? {
+        var name = fileName
+        return name.withUTF8 { nameRow(of: $0) }.map { record(at: $0) }
+    }
+
+    /// How many records were accepted without their report.
+    public var withoutReportCount: Int {
+        rows.reduce(0) { $0 + ($1.flagsAndVolume & Flag.hadReport == 0 ? 1 : 0) }
+    }
+
+    /// Calls `body` with every record, in the order they were first stored.
+    public func forEach(_ body: (ForwardRecord) throws -> Void) rethrows {
+        for index in rows.indices { try body(record(at: index)) }
+    }
+
+    /// Adds `record`, or replaces the record stored for its digest.
+    ///
+    /// The name must not contain a newline (`StateRecordCodec.isStorableFileName`).
+    public mutating func store(_ record: ForwardRecord) {
+        if rows.count + 1 > Self.maximumLoad(digestSlots.count) {
+            rebuildIndexes(slotCount: Self.slotCount(for: max(rows.count + 1, rows.count * 2)))
+        }
+        var name = record.fileName
+        name.withUTF8 { nameUTF8 in
+            if let existing = digestRow(of: record.digest) {
+                let keepsName = nameMatches(row: existing, nameUTF8)
+                rows[existing] = row(for: record, nameOffset: keepsName ? rows[existing].nameOffset : appendName(nameUTF8))
+                if !keepsName { insertName(row: existing, hash: Self.nameHash(nameUTF8)) }
+                return
+            }
+            let index = rows.count
+            precondition(index < Int(Self.rowMask), "a state holds at most 2^26 - 1 records")
+            rows.append(row(for: record, nameOffset: appendName(nameUTF8)))
+            insertDigest(row: index)
+            insertName(row: index, hash: Self.nameHash(nameUTF8))
+        }
+    }
+
+    // MARK: - Rows
+
+    private func record(at index: Int) -> ForwardRecord {
+        let row = rows[index]
+        let fingerprint = row.flagsAndVolume & Flag.hasFingerprint == 0 ? nil : FileFingerprint(
+            byteCount: row.byteCount, modificationTime: FileTime(nanosecondsSince1970: row.modificationTime),
+            identity: row.flagsAndVolume & Flag.hasIdentity == 0 ? nil
+                : FileIdentity(volume: volumes[Int(row.flagsAndVolume & Flag.volumeMask)], file: row.identityFile))
+        return ForwardRecord(digest: row.digest, fileName: name(of: index), byteCount: row.byteCount,
+                             hadReport: row.flagsAndVolume & Flag.hadReport != 0,
+                             forwardedAt: FileTime(nanosecondsSince1970: row.forwardedAt), fingerprint: fingerprint)
+    }
+
+    private mutating func row(for record: ForwardRecord, nameOffset: UInt32) -> Row {
+        var flags: UInt32 = record.hadReport ? Flag.hadReport : 0
+        var identityFile: UInt64 = 0
+        if let fingerprint = record.fingerprint {
+            flags |= Flag.hasFingerprint
+            if let identity = fingerprint.identity {
+                flags |= Flag.hasIdentity | volumeIndex(identity.volume)
+                identityFile = identity.file
+            }
+        }
+        return Row(digest: record.digest, byteCount: record.byteCount, forwardedAt: record.forwardedAt.nanosecondsSince1970,
+                   modificationTime: record.fingerprint?.modificationTime.nanosecondsSince1970 ?? 0,
+                   identityFile: identityFile, nameOffset: nameOffset, flagsAndVolume: flags)
+    }
+
+    private mutating func volumeIndex(_ volume: UInt64) -> UInt32 {
+        if let index = volumes.lastIndex(of: volume) { return UInt32(index) }
+        precondition(volumes.count < Int(Flag.volumeMask), "more distinct volumes than a state can index")
+        volumes.append(volume)
+        return UInt32(volumes.count - 1)
+    }
+
+    // MARK: - Names
+
+    private mutating func appendName(_ utf8: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        precondition(!utf8.contains(Self.nameEnd), "a stored file name cannot contain a newline")
+        precondition(nameBytes.count + utf8.count < Int(UInt32.max), "the state's names exceed 4 GiB")
+        let offset = UInt32(nameBytes.count)
+        nameBytes.append(contentsOf: utf8)
+        nameBytes.append(Self.nameEnd)
+        return offset
+    }
+
+    private func nameRange(of row: Int) -> Range<Int> {
+        let start = Int(rows[row].nameOffset)
+        var end = start
+        while nameBytes[end] != Self.nameEnd { end += 1 }
+        return start..<end
+    }
+
+    private func name(of row: Int) -> String {
+        nameBytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[nameRange(of: row)]), as: UTF8.self) }
+    }
+
+    private func nameMatches(row: Int, _ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = Int(rows[row].nameOffset)
+        guard start + utf8.count < nameBytes.count, nameBytes[start + utf8.count] == Self.nameEnd else { return false }
+        return nameBytes.withUnsafeBufferPointer { stored in
+            UnsafeBufferPointer(rebasing: stored[start..<(start + utf8.count)]).elementsEqual(utf8)
+        }
+    }
+
+    /// FNV-1a over the name's bytes: stable across runs, unlike `Hasher`.
+    private static func nameHash(_ utf8: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash ^ (hash >> 29)
+    }
+
+    // MARK: - Indexes
+
+    /// At most three quarters of the slots are used, so a probe stays short.
+    private static func maximumLoad(_ slotCount: Int) -> Int { slotCount / 4 * 3 }
+
+    private static func slotCount(for recordCount: Int) -> Int {
+        var slots = 16
+        while maximumLoad(slots) < recordCount { slots <<= 1 }
+        return slots
+    }
+
+    private static func slotValue(row: Int, tag: UInt32) -> UInt32 { tag << rowBits | UInt32(row + 1) }
+
+    private static func row(inSlot value: UInt32) -> Int { Int(value & rowMask) - 1 }
+
+    private static func digestTag(_ digest: EventDigest) -> UInt32 { UInt32(truncatingIfNeeded: digest.words.1) & 63 }
+
+    /// The top six bits: the slot is chosen by the low ones.
+    private static func nameTag(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash >> 58) }
+
+    private func digestRow(of digest: EventDigest) -> Int? {
+        guard !digestSlots.isEmpty else { return nil }
+        let mask = digestSlots.count - 1
+        let tag = Self.digestTag(digest)
+        var slot = Int(truncatingIfNeeded: digest.words.0) & mask
+        while true {
+            let value = digestSlots[slot]
+            if value == Self.emptySlot { return nil }
+            if value >> Self.rowBits == tag, rows[Self.row(inSlot: value)].digest == digest { return Self.row(inSlot: value) }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    private func nameRow(of utf8: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !nameSlots.isEmpty else { return nil }
+        let mask = nameSlots.count - 1
+        let hash = Self.nameHash(utf8)
+        let tag = Self.nameTag(hash)
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let value = nameSlots[slot]
+            if value == Self.emptySlot { return nil }
+            if value >> Self.rowBits == tag, nameMatches(row: Self.row(inSlot: value), utf8) { return Self.row(inSlot: value) }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    private mutating func insertDigest(row: Int) {
+        let mask = digestSlots.count - 1
+        let digest = rows[row].digest
+        var slot = Int(truncatingIfNeeded: digest.words.0) & mask
+        while digestSlots[slot] != Self.emptySlot { slot = (slot + 1) & mask }
+        digestSlots[slot] = Self.slotValue(row: row, tag: Self.digestTag(digest))
+    }
+
+    /// Points the slot of `row`'s name at it, replacing the row stored before under the same name.
+    private mutating func insertName(row: Int, hash: UInt64) {
+        let mask = nameSlots.count - 1
+        let tag = Self.nameTag(hash)
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while nameSlots[slot] != Self.emptySlot,
+              !(nameSlots[slot] >> Self.rowBits == tag && sameName(Self.row(inSlot: nameSlots[slot]), row)) {
+            slot = (slot + 1) & mask
+        }
+        nameSlots[slot] = Self.slotValue(row: row, tag: tag)
+    }
+
+    private func sameName(_ first: Int, _ second: Int) -> Bool {
+        guard first != second else { return true }
+        var left = Int(rows[first].nameOffset)
+        var right = Int(rows[second].nameOffset)
+        while nameBytes[left] == nameBytes[right] {
+            if nameBytes[left] == Self.nameEnd { return true }
+            left += 1
+            right += 1
+        }
+        return false
+    }
+
+    private func nameHash(ofRow row: Int) -> UInt64 {
+        nameBytes.withUnsafeBufferPointer { Self.nameHash(UnsafeBufferPointer(rebasing: $0[nameRange(of: row)])) }
+    }
+
+    /// Rebuilds both indexes with `slotCount` slots each (a power of two).
+    ///
+    /// Rows are inserted in order, so of two rows under one name the later one is kept.
+    private mutating func rebuildIndexes(slotCount: Int) {
+        digestSlots = []
+        nameSlots = []
+        digestSlots = [UInt32](repeating: Self.emptySlot, count: slotCount)
+        nameSlots = [UInt32](repeating: Self.emptySlot, count: slotCount)
+        for row in rows.indices {
+            insertDigest(row: row)
+            insertName(row: row, hash: nameHash(ofRow: row))
+        }
+    }
+}
