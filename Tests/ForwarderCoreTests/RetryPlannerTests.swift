@@ -50,6 +50,14 @@ struct RetryPlannerTests {
         #expect(fail(nil, problem, rejected: false, random: &random).nextAttemptAt == now + .seconds(86_400))
     }
 
+    @Test("Backoff: a Retry-After longer than the backoff, on a reply that pauses nothing, is the wait")
+    func retryAfterAboveTheCeiling() {
+        var random = SplitMix64(seed: 1)
+        let problem = UploadProblem(kind: .httpStatus(500), detail: "boom", retryAfter: .seconds(86_000))
+        #expect(fail(nil, problem, rejected: false, random: &random).nextAttemptAt == now + .seconds(86_000),
+                "a first failure's jittered backoff is far shorter; the server's wait wins")
+    }
+
     @Test("Backoff: a 429 or 503 that pauses the forwarder holds its event for the pause only, however often it failed",
           arguments: [429, 503])
     func serverPauseIsTheWholeWait(status: Int) {

@@ -161,6 +161,26 @@ struct ServerPauseTests {
         #expect(uploader.requests.count == 20)
     }
 
+    @Test("Circuit: a probe the server accepts closes the circuit, and the same pass sends the rest")
+    func acceptedProbeResumesThePass() async throws {
+        let world = try ForwarderWorld()
+        world.policy.forwardsPerPassLimit = nil
+        for index in 0..<10 { try world.event(index, ageSeconds: Double(5000 - index * 10)) }
+        let store = try FileStateStore(path: world.statePath)
+        try store.recordConsecutiveFailures(5)
+        let uploader = SequencedUploader { _, request in RecordingUploader.acceptAll(request) }
+        let forwarder = EventForwarder(folder: LocalEventFolder(path: world.folder.file("ach")), uploader: uploader,
+                                       store: store, clock: world.clock, policy: world.policy,
+                                       uploadConcurrency: 4, retryPolicy: RetryPolicy(circuitBreakerFailures: 5),
+                                       logger: quietLogger)
+        #expect(await forwarder.circuitIsOpen, "five failures kept in the state open the circuit at start")
+        let report = try await forwarder.runPass()
+        #expect(!report.circuitOpened && report.skips[.serverUnavailable] == nil,
+                "the probe's answer is awaited before anything else may start")
+        #expect(report.forwarded == 10 && uploader.requests.count == 10, "the rest go in this pass, not the next")
+        #expect(await !forwarder.circuitIsOpen)
+    }
+
     @Test("Pause: a 503 with an HTTP-date holds every event until that time")
     func pauseUntilDate() async throws {
         let (world, forwarder, uploader) = try Self.world(
