@@ -5,31 +5,16 @@ import Testing
 @Suite("Bench processes")
 struct BenchProcessesTests {
     @Test("Bench: --processes forwards the whole folder to serve and reports each side's CPU per event")
-    func processes() throws {
+    func processes() async throws {
         let executable = ServeCommandTests.executable
         try #require(FileManager.default.isExecutableFile(atPath: executable.path),
                      "build the package first (swift build --build-tests): \(executable.path)")
         let directory = try makeTemporaryDirectory("bench-processes")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let outputURL = directory.appendingPathComponent("stdout")
-        let errorURL = directory.appendingPathComponent("stderr")
-        try Data().write(to: outputURL)
-        try Data().write(to: errorURL)
-        let output = try FileHandle(forWritingTo: outputURL)
-        let errors = try FileHandle(forWritingTo: errorURL)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["bench", "--processes", "--events", "12", "--repeat", "2", "--seed", "5",
-                             "--work-directory", directory.path]
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        process.waitUntilExit()
-        try output.close()
-        try errors.close()
-        let printed = try String(contentsOf: outputURL, encoding: .utf8)
-        let progress = try String(contentsOf: errorURL, encoding: .utf8)
-        #expect(process.terminationStatus == 0, "\(printed)\n\(progress)")
+        let (status, printed, progress) = try await InteropTests.run(
+            [executable.path, "bench", "--processes", "--events", "12", "--repeat", "2", "--seed", "5",
+             "--work-directory", directory.path])
+        #expect(status == 0, "\(printed)\n\(progress)")
         #expect(printed.contains("seed: 5"))
         #expect(printed.contains("full forward, mock in its own process, 12 events, no cap"))
         #expect(printed.contains("forwarder CPU (user + sys) per uploaded event, 12 events"))
