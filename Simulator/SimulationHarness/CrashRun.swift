@@ -188,17 +188,12 @@ struct CrashRun {
             problems.append("after the last restart the forwarder recorded nothing new for \(options.drainTimeout) "
                 + "with \(expectedDigests.count - max(0, recordsAtLastProgress)) events still unrecorded")
         }
-        child.send(SIGTERM)
-        finalExitStatus = await child.waitForExit(timeout: .seconds(60))
+        let stop = await child.stopGracefully()
+        finalExitStatus = stop.exitStatus
         self.child = nil
         if let firstStart { forwardingElapsed = ContinuousClock.now - firstStart }
         progress(.stopped(exitStatus: finalExitStatus))
-        if finalExitStatus == nil {
-            _ = await child.killAndReap()
-            problems.append("SIGTERM did not stop the forwarder within 60 s")
-        } else if finalExitStatus != 0 {
-            problems.append("SIGTERM ended the forwarder with status \(finalExitStatus!), not 0: " + Self.logTail(child.logPath))
-        }
+        if let problem = stop.problem { problems.append(problem) }
         do {
             let store = try FileStateStore(path: statePath, readOnly: true)
             let digests = Set(store.allRecords().map(\.digest))

@@ -124,6 +124,17 @@ final class ForwarderProcess: Sendable {
         }
     }
 
+    /// SIGTERM, then up to 60 s for the process to end (SIGKILL after that): its exit status,
+    /// nil when it had to be killed, and what was wrong with how it ended, if anything.
+    func stopGracefully() async -> (exitStatus: Int32?, problem: String?) {
+        send(SIGTERM)
+        guard let status = await waitForExit(timeout: .seconds(60)) else {
+            _ = await killAndReap()
+            return (nil, "SIGTERM did not stop the forwarder within 60 s")
+        }
+        return (status, status == 0 ? nil : "SIGTERM ended the forwarder with status \(status), not 0: " + CrashRun.logTail(logPath))
+    }
+
     /// SIGKILL, then waits for the process to be reaped; its exit status (137 when the kill ended it).
     func killAndReap() async -> Int32 {
         send(SIGKILL)

@@ -114,16 +114,11 @@ struct SoakRun {
             problems.append("after the last sampled pass the forwarder made no progress for \(options.drainTimeout) "
                 + "before every event with its report was sent")
         }
-        child.send(SIGTERM)
-        finalExitStatus = await child.waitForExit(timeout: .seconds(60))
+        let stop = await child.stopGracefully()
+        finalExitStatus = stop.exitStatus
         self.child = nil
         progress(.stopped(exitStatus: finalExitStatus))
-        if finalExitStatus == nil {
-            _ = await child.killAndReap()
-            problems.append("SIGTERM did not stop the forwarder within 60 s")
-        } else if finalExitStatus != 0 {
-            problems.append("SIGTERM ended the forwarder with status \(finalExitStatus!), not 0: " + CrashRun.logTail(logPath))
-        }
+        if let problem = stop.problem { problems.append(problem) }
     }
 
     /// Kills the child if one runs; used when the soak itself fails half-way.
