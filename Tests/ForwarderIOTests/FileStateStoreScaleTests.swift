@@ -7,10 +7,7 @@ import Testing
 @Suite("FileStateStoreScale")
 struct FileStateStoreScaleTests {
     func record(_ index: Int, name: String? = nil, hadReport: Bool = true) -> ForwardRecord {
-        ForwardRecord(digest: EventDigest(of: eventBytes(index, byteCount: 64)), fileName: name ?? eventName(index), byteCount: 64,
-                      hadReport: hadReport, forwardedAt: FileTime(nanosecondsSince1970: Int64(index) * 1_000_000_000),
-                      fingerprint: FileFingerprint(byteCount: 64, modificationTime: FileTime(nanosecondsSince1970: Int64(index)),
-                                                   identity: FileIdentity(volume: 1, file: UInt64(index))))
+        FileStateStoreTests().record(index, name: name, hadReport: hadReport)
     }
 
     @Test("State: a snapshot and journal larger than a read block reload every record, by digest and by name")

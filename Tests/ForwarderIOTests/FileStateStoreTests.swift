@@ -5,8 +5,9 @@ import Testing
 
 @Suite("File state store")
 struct FileStateStoreTests {
-    func record(_ index: Int, hadReport: Bool = true) -> ForwardRecord {
-        ForwardRecord(digest: EventDigest(of: eventBytes(index, byteCount: 64)), fileName: eventName(index), byteCount: 64,
+    /// The record of event `index`, under its own name unless `name` is given.
+    func record(_ index: Int, name: String? = nil, hadReport: Bool = true) -> ForwardRecord {
+        ForwardRecord(digest: EventDigest(of: eventBytes(index, byteCount: 64)), fileName: name ?? eventName(index), byteCount: 64,
                       hadReport: hadReport, forwardedAt: FileTime(nanosecondsSince1970: Int64(index) * 1_000_000_000),
                       fingerprint: FileFingerprint(byteCount: 64, modificationTime: FileTime(nanosecondsSince1970: Int64(index)),
                                                    identity: FileIdentity(volume: 1, file: UInt64(index))))
