@@ -261,7 +261,8 @@ public enum ImportReplyClassifier {
                                         retryAfter: retryAfterHeader.flatMap(RetryAfter.parse))
             return isRetryable(status: status) ? .failed(problem) : .rejected(problem)
         }
-        guard let reply = try? JSONDecoder().decode(ImportReply.self, from: body) else {
+        let reply = body.withUnsafeBytes { ImportReplyReader.read($0.bindMemory(to: UInt8.self)) }
+        guard let reply = reply ?? (try? JSONDecoder().decode(ImportReply.self, from: body)) else {
             return .rejected(UploadProblem(kind: .nonJSONReply, detail: excerpt))
         }
         let rows = reply.results.filter { $0.filename == binaryName }

@@ -63,6 +63,25 @@ struct JSONReader {
         }
     }
 
+    /// Visits each element of the array that starts here; `body` must consume the element.
+    mutating func forEachElement(_ body: (inout JSONReader) throws -> Void) throws {
+        try expect(UInt8(ascii: "["), "an array")
+        if peekNonWhitespace() == UInt8(ascii: "]") {
+            position += 1
+            return
+        }
+        while true {
+            try body(&self)
+            switch peekNonWhitespace() {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "]"):
+                position += 1
+                return
+            default: throw Malformed(offset: position, expected: "',' or ']'")
+            }
+        }
+    }
+
     /// The string value here, decoded; nil (with the value skipped) when the value is not a string.
     mutating func stringValue() throws -> String? {
         guard peekNonWhitespace() == UInt8(ascii: "\"") else {
