@@ -2,12 +2,15 @@ import AsyncHTTPClient
 import ForwarderCore
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 
-/// Uploads import requests to the SFM server over HTTP(S) with AsyncHTTPClient.
+/// Uploads import requests to the SFM server: `http` URLs with `LeanHTTPClient`, `https` with
+/// AsyncHTTPClient.
 ///
 /// One client for the forwarder's lifetime keeps connections alive between uploads; every
 /// failure is turned into an `UploadOutcome` here, so nothing above this layer sees an error.
+/// The lean client carries no TLS, so `https` keeps AsyncHTTPClient and its NIOSSL set-up.
 public final class HTTPEventUploader: EventUploader {
     public let baseURL: String
     public let serialHint: String?
@@ -15,7 +18,7 @@ public final class HTTPEventUploader: EventUploader {
     private let authorization: String?
     /// The import URL for `serialHint`, built once: requests with another hint build their own.
     private let endpoint: String
-    private let client: HTTPClient
+    private let transport: Transport
     /// The largest reply body read; a real reply is a few hundred bytes.
     private static let replyByteLimit = 1 << 20
 
@@ -31,6 +34,12 @@ public final class HTTPEventUploader: EventUploader {
         self.requestTimeout = requestTimeout
         self.authorization = bearerToken.map { "Bearer " + $0.secret }
         endpoint = ImportContract.endpoint(baseURL: baseURL, serialHint: serialHint)
+        if let plain = Self.plainHTTPAddress(endpoint) {
+            transport = .lean(LeanHTTPClient(host: plain.host, port: plain.port, requestTimeout: requestTimeout,
+                                             replyByteLimit: Self.replyByteLimit,
+                                             maximumIdleConnections: maximumConnections))
+            return
+        }
         let timeout = TimeAmount.nanoseconds(requestTimeout.wholeNanoseconds)
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: min(timeout, .seconds(10)), read: timeout),
@@ -45,7 +54,27 @@ public final class HTTPEventUploader: EventUploader {
             tls.trustRoots = .certificates(try Self.certificateAuthorities(inFile: certificateAuthorityFile))
             configuration.tlsConfiguration = tls
         }
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        transport = .asyncHTTPClient(HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration))
+    }
+
+    /// Which client carries the requests.
+    private enum Transport: Sendable {
+        case lean(LeanHTTPClient)
+        case asyncHTTPClient(HTTPClient)
+    }
+
+    /// The host and port of an `http` URL; nil for `https` or a URL Foundation cannot read.
+    static func plainHTTPAddress(_ url: String) -> (host: String, port: Int)? {
+        guard let components = URLComponents(string: url), components.scheme?.lowercased() == "http",
+              let host = components.host, !host.isEmpty else { return nil }
+        return (host, components.port ?? 80)
+    }
+
+    /// The path and query of `url`, as the request line carries them.
+    private static func requestTarget(_ url: String) -> String {
+        guard let components = URLComponents(string: url) else { return "/" }
+        let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        return components.percentEncodedQuery.map { path + "?" + $0 } ?? path
     }
 
     /// The PEM certificates in `path`, as `SFM_CA_FILE` names them.
@@ -68,16 +97,10 @@ public final class HTTPEventUploader: EventUploader {
     /// an upload does and reaches the very path uploads use, yet carries no file, so the server
     /// stores nothing (it answers 4xx for the missing `files` field).
     public func probe() async -> ServerProbeOutcome {
-        var httpRequest = HTTPClientRequest(url: ImportContract.endpoint(baseURL: baseURL, serialHint: serialHint))
-        httpRequest.method = .POST
-        httpRequest.headers.add(name: "Accept", value: "application/json")
-        httpRequest.headers.add(name: "User-Agent", value: ImportContract.userAgent)
-        if let authorization { httpRequest.headers.add(name: "Authorization", value: authorization) }
-        httpRequest.body = .bytes(ByteBuffer())
         do {
-            let response = try await client.execute(httpRequest, timeout: .nanoseconds(requestTimeout.wholeNanoseconds))
-            _ = try await response.body.collect(upTo: Self.replyByteLimit)
-            return .answered(status: Int(response.status.code))
+            let answer = try await exchange(url: ImportContract.endpoint(baseURL: baseURL, serialHint: serialHint),
+                                            contentType: nil, body: ByteBuffer())
+            return .answered(status: answer.status)
         } catch {
             return .noAnswer(detail: "\(error)")
         }
@@ -97,27 +120,20 @@ public final class HTTPEventUploader: EventUploader {
 
     /// Closes the kept-alive connections; call once, when the forwarder stops.
     public func shutdown() async {
-        try? await client.shutdown()
+        switch transport {
+        case .lean(let client): await client.shutdown()
+        case .asyncHTTPClient(let client): try? await client.shutdown()
+        }
     }
 
     public func upload(_ request: ImportRequest) async -> UploadOutcome {
         let body = MultipartFormBody(request: request)
         let hint = request.serialHint ?? serialHint
-        var httpRequest = HTTPClientRequest(url: hint == serialHint ? endpoint
-                                                : ImportContract.endpoint(baseURL: baseURL, serialHint: hint))
-        httpRequest.method = .POST
-        httpRequest.headers.reserveCapacity(4)
-        httpRequest.headers.add(name: "Content-Type", value: body.contentType)
-        httpRequest.headers.add(name: "Accept", value: "application/json")
-        httpRequest.headers.add(name: "User-Agent", value: ImportContract.userAgent)
-        if let authorization { httpRequest.headers.add(name: "Authorization", value: authorization) }
-        httpRequest.body = .bytes(Self.buffer(holding: body))
+        let url = hint == serialHint ? endpoint : ImportContract.endpoint(baseURL: baseURL, serialHint: hint)
         do {
-            let response = try await client.execute(httpRequest, timeout: .nanoseconds(requestTimeout.wholeNanoseconds))
-            let replyBody = try await response.body.collect(upTo: Self.replyByteLimit)
-            return ImportReplyClassifier.classify(status: Int(response.status.code),
-                                                  retryAfterHeader: response.headers.first(name: "Retry-After"),
-                                                  body: Data(replyBody.readableBytesView), binaryName: request.binary.name)
+            let answer = try await exchange(url: url, contentType: body.contentType, body: Self.buffer(holding: body))
+            return ImportReplyClassifier.classify(status: answer.status, retryAfterHeader: answer.retryAfter,
+                                                  body: Data(answer.body.readableBytesView), binaryName: request.binary.name)
         } catch let error as HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout:
@@ -125,10 +141,47 @@ public final class HTTPEventUploader: EventUploader {
             default:
                 return .failed(UploadProblem(kind: .transport, detail: "\(error)"))
             }
+        } catch LeanHTTPClient.Failure.timeout, ChannelError.connectTimeout {
+            return .failed(UploadProblem(kind: .timeout, detail: "no answer within \(requestTimeout)"))
         } catch is CancellationError {
             return .failed(UploadProblem(kind: .transport, detail: "cancelled"))
         } catch {
             return .failed(UploadProblem(kind: .transport, detail: "\(error)"))
+        }
+    }
+
+    /// What the server answered to one POST.
+    private struct Answer {
+        var status: Int
+        var retryAfter: String?
+        var body: ByteBuffer
+    }
+
+    /// POSTs `body` to `url` with the forwarder's headers and reads the whole reply.
+    private func exchange(url: String, contentType: String?, body: ByteBuffer) async throws -> Answer {
+        switch transport {
+        case .lean(let client):
+            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: Self.requestTarget(url))
+            head.headers.reserveCapacity(6)
+            if let contentType { head.headers.add(name: "Content-Type", value: contentType) }
+            head.headers.add(name: "Accept", value: "application/json")
+            head.headers.add(name: "User-Agent", value: ImportContract.userAgent)
+            if let authorization { head.headers.add(name: "Authorization", value: authorization) }
+            let reply = try await client.send(head, body: body)
+            return Answer(status: reply.status, retryAfter: reply.retryAfter, body: reply.body)
+        case .asyncHTTPClient(let client):
+            var httpRequest = HTTPClientRequest(url: url)
+            httpRequest.method = .POST
+            httpRequest.headers.reserveCapacity(4)
+            if let contentType { httpRequest.headers.add(name: "Content-Type", value: contentType) }
+            httpRequest.headers.add(name: "Accept", value: "application/json")
+            httpRequest.headers.add(name: "User-Agent", value: ImportContract.userAgent)
+            if let authorization { httpRequest.headers.add(name: "Authorization", value: authorization) }
+            httpRequest.body = .bytes(body)
+            let response = try await client.execute(httpRequest, timeout: .nanoseconds(requestTimeout.wholeNanoseconds))
+            let replyBody = try await response.body.collect(upTo: Self.replyByteLimit)
+            return Answer(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
+                          body: replyBody)
         }
     }
 }
