@@ -90,6 +90,25 @@ struct LeanHTTPClientTests {
         #expect(problem.kind == .transport, "\(problem)")
         #expect(await uploader.upload(Self.request).isAccepted == false)
     }
+
+    @Test("Uploader: cancelling the task of a request the server never answers ends it as a transport failure, not a timeout")
+    func cancellationEndsHungRequest() async throws {
+        let hanging = try await RecordingServer.start(behaviour: .hang)
+        let uploader = try HTTPEventUploader(baseURL: hanging.baseURL, serialHint: nil, requestTimeout: .seconds(3600))
+        let upload = Task { await uploader.upload(Self.request) }
+        while hanging.log.withLock({ $0.requests.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
+        upload.cancel()
+        let outcome = await upload.value
+        await uploader.shutdown()
+        try await hanging.stop()
+
+        guard case .failed(let problem) = outcome else {
+            Issue.record("expected a retryable failure, got \(outcome)")
+            return
+        }
+        #expect(problem.kind == .transport, "\(problem)")
+        #expect(problem.detail.contains("cancelled"), "\(problem)")
+    }
 }
 
 /// A loopback HTTP/1.1 server that records what reaches it and answers one import reply, or never.
