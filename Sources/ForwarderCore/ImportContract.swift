@@ -254,8 +254,8 @@ public enum ImportReplyClassifier {
 
     public static func classify(status: Int, retryAfterHeader: String?, body: Data,
                                 binaryName: String) -> UploadOutcome {
-        let excerpt = Self.excerpt(body)
         guard (200...299).contains(status) else {
+            let excerpt = Self.excerpt(body)
             let detail = isCredentialProblem(status: status) ? "check SFM_API_TOKEN: \(excerpt)" : excerpt
             let problem = UploadProblem(kind: .httpStatus(status), detail: detail,
                                         retryAfter: retryAfterHeader.flatMap(RetryAfter.parse))
@@ -263,7 +263,7 @@ public enum ImportReplyClassifier {
         }
         let reply = body.withUnsafeBytes { ImportReplyReader.read($0.bindMemory(to: UInt8.self)) }
         guard let reply = reply ?? (try? JSONDecoder().decode(ImportReply.self, from: body)) else {
-            return .rejected(UploadProblem(kind: .nonJSONReply, detail: excerpt))
+            return .rejected(UploadProblem(kind: .nonJSONReply, detail: Self.excerpt(body)))
         }
         let rows = reply.results.filter { $0.filename == binaryName }
         if let accepted = rows.first(where: { $0.status == "ok" }) {
@@ -272,7 +272,7 @@ public enum ImportReplyClassifier {
         if let refused = rows.first {
             return .rejected(UploadProblem(kind: .fileError, detail: refused.detail ?? refused.status))
         }
-        return .rejected(UploadProblem(kind: .missingRow, detail: excerpt))
+        return .rejected(UploadProblem(kind: .missingRow, detail: Self.excerpt(body)))
     }
 
     /// The first 300 characters of a body, for messages.
