@@ -40,6 +40,7 @@ final class LeanHTTPClient: Sendable {
         }
     }
 
+    /// The host as the URL spells it (an IPv6 address in brackets), for the `Host` header.
     let host: String
     let port: Int
     let requestTimeout: Duration
@@ -99,6 +100,11 @@ final class LeanHTTPClient: Sendable {
         return reply
     }
 
+    /// The host to connect to: a URL's IPv6 address without its brackets, any other host as is.
+    static func socketHost(forURLHost host: String) -> String {
+        host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+    }
+
     /// Closes every connection, busy or idle: a request in flight fails at once.
     func shutdown() async {
         let channels = pool.withLock { pool in
@@ -144,7 +150,7 @@ final class LeanHTTPClient: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ExchangeHandler(replyByteLimit: byteLimit))
                 }
             }
-            .connect(host: host, port: port).get()
+            .connect(host: Self.socketHost(forURLHost: host), port: port).get()
         let handler = try await channel.eventLoop.submit {
             NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ExchangeHandler.self), eventLoop: channel.eventLoop)
         }.get()

@@ -43,6 +43,16 @@ struct LeanHTTPClientTests {
         }
     }
 
+    @Test("Uploader: a URL's IPv6 address is connected to without its brackets; Host keeps them")
+    func bracketedIPv6Host() throws {
+        #expect(LeanHTTPClient.socketHost(forURLHost: "[::1]") == "::1")
+        #expect(LeanHTTPClient.socketHost(forURLHost: "sfm.example") == "sfm.example")
+        let address = try #require(HTTPEventUploader.plainHTTPAddress("http://[fd00::2]:8200/db"))
+        #expect(address.host == "[fd00::2]" && address.port == 8200)
+        #expect(HTTPEventUploader.plainHTTPAddress("https://sfm:8200") == nil)
+        #expect(HTTPEventUploader.plainHTTPAddress("HTTP://sfm")?.port == 80)
+    }
+
     @Test("Uploader: a server that closes after each reply gets a new connection per upload, and every upload lands")
     func reconnectsAfterClose() async throws {
         let server = try await RecordingServer.start(behaviour: .answer(closeAfterReply: true))
