@@ -118,16 +118,21 @@ public struct LiveFleet: Sendable {
                     executable: options.forwarderExecutable, arguments: ["run", "--config", pc.configPath],
                     environment: ForwarderProcess.environment(withoutSettingsBut: [:]), logPath: pc.logPath))
             }
-            try await Task.sleep(until: ContinuousClock.now + (day.start - FileTime(Date())), clock: .continuous)
-            let writers = pcs.map { pc in Task { try await pc.writeDay(speed: options.speed) } }
+            let dayStart = ContinuousClock.now + (day.start - FileTime(Date()))
+            let writers = pcs.map { pc in Task { try await pc.writeDay(speed: options.speed, startingAt: dayStart) } }
+            // On a thread of its own, like the writers: the slow period starts and ends on time
+            // however busy the cooperative pool is.
+            let capacity = options.capacity
             let slowdown = Task {
-                try await Self.sleep(until: day.slowPeriod.lowerBound)
-                mock.replaceCapacityPlan(options.capacity.plan(slowdown: day.slowdown), at: FileTime(Date()))
-                try await Self.sleep(until: day.slowPeriod.upperBound)
-                mock.replaceCapacityPlan(options.capacity.plan(slowdown: 1), at: FileTime(Date()))
+                await ForwarderProcess.onOwnThread {
+                    Self.sleepOnThisThread(until: day.slowPeriod.lowerBound)
+                    mock.replaceCapacityPlan(capacity.plan(slowdown: day.slowdown), at: FileTime(Date()))
+                    Self.sleepOnThisThread(until: day.slowPeriod.upperBound)
+                    mock.replaceCapacityPlan(capacity.plan(slowdown: 1), at: FileTime(Date()))
+                }
             }
             for writer in writers { try await writer.value }
-            try await slowdown.value
+            await slowdown.value
             let deadline = ContinuousClock.now + options.drainTimeout
             while ContinuousClock.now < deadline {
                 let atServer = Set(mock.events().map(\.binaryName))
@@ -170,9 +175,9 @@ public struct LiveFleet: Sendable {
             requestsWithoutLoggedOutcome: journal.unlogged)
     }
 
-    static func sleep(until time: FileTime) async throws {
+    static func sleepOnThisThread(until time: FileTime) {
         let wait = time - FileTime(Date())
-        if wait > .zero { try await Task.sleep(for: wait) }
+        if wait > .zero { Thread.sleep(forTimeInterval: wait.secondsValue) }
     }
 
     /// The mock's journal as the fleet's requests: the PC from the serial hint each forwarder
@@ -270,9 +275,9 @@ struct PCFolder {
         try (lines.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// Writes the day's events as they happen, `speed` times faster, with no gap shortened.
-    func writeDay(speed: Double) async throws {
+    /// Writes the day's events as they happen from `start`, `speed` times faster, with no gap shortened.
+    func writeDay(speed: Double, startingAt start: ContinuousClock.Instant) async throws {
         _ = try await LiveTailWriter(directoryPath: folderPath, speed: speed, maximumQuietGap: .seconds(86_400 * 2))
-            .write(LiveWriteSchedule(plan: livePlan))
+            .write(LiveWriteSchedule(plan: livePlan), startingAt: start)
     }
 }

@@ -71,6 +71,7 @@ public enum LiveFleetLog {
                         .max(by: { requests[$0].arrivedAt < requests[$1].arrivedAt }) else { continue }
                     matched.insert(index)
                     requests[index].clientOutcome = logged.outcome
+                    requests[index].outcomeSeenAt = logged.loggedAt
                     break
                 }
             }
@@ -78,6 +79,7 @@ public enum LiveFleetLog {
         var unlogged = 0
         for index in requests.indices where !matched.contains(index) {
             requests[index].clientOutcome = nil
+            requests[index].outcomeSeenAt = nil
             unlogged += 1
         }
         return (requests, unlogged)

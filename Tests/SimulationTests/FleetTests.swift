@@ -57,7 +57,12 @@ struct FleetTests {
         #expect(evidence.pcs[0].manifest.count(where: { $0.binaryModificationTime < evidence.day.start }) == 60,
                 "PC 0 starts with two days of events never sent")
         #expect(FleetChecker.maximumInProgress(evidence.journal).count > 3, "the backlog PC used more slots than one a PC")
-        #expect(result.verdict.isEmpty, "\(result.verdict.map(\.description).joined(separator: "\n"))")
+        // On failure the run's own summary says where the time went (drains, delivered rates, load).
+        #expect(result.verdict.isEmpty, """
+            \(result.verdict.map(\.description).joined(separator: "\n"))
+            \(FleetReport.summary(evidence).joined(separator: "\n"))
+            load average at the end: \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "not known")
+            """)
         #expect(result.evidence.journal.contains { !$0.reachedServer }, "the outage reset connections")
         #expect(Set(result.evidence.journal.map(\.pc)) == [0, 1, 2])
     }
@@ -235,6 +240,33 @@ struct FleetTests {
         #expect(FleetChecker.noStarvation(good).isEmpty)
         #expect(Self.rules(FleetChecker.drainTime(starved)) == ["drain"])
         #expect(Self.rules(FleetChecker.noStarvation(starved)) == ["starvation"])
+    }
+
+    @Test("Fleet checker: a drain is allowed the rate the server delivered: answers read twice as late halve it, never raise it")
+    func deliveredCapacity() async throws {
+        let good = try await Self.smallFleet()
+        let drain = try #require(FleetChecker.drains(good).first { $0.start == good.day.outage.lowerBound && $0.events > 0 })
+        let fullSpeed = FleetChecker.deliveredCapacityPerSecond(drain, evidence: good)
+        #expect(abs(fullSpeed - good.capacityPerSecond) < 1e-9 * good.capacityPerSecond,
+                "outside the slow period the simulated server delivers its capacity")
+        func seen(_ evidence: FleetEvidence, after share: Double) -> FleetEvidence {
+            var moved = evidence
+            for index in moved.journal.indices {
+                guard case .served(let startedAt, let finishedAt, _) = moved.journal[index].answer else { continue }
+                moved.journal[index].outcomeSeenAt = startedAt + (finishedAt - startedAt) * share
+            }
+            return moved
+        }
+        let late = seen(good, after: 2)
+        let halved = FleetChecker.deliveredCapacityPerSecond(drain, evidence: late)
+        #expect(abs(halved - good.capacityPerSecond / 2) < 1e-6 * good.capacityPerSecond)
+        let work = Duration.seconds(Double(drain.events) / good.capacityPerSecond)
+        let widened = FleetChecker.drainAllowance(drain, evidence: late) - FleetChecker.drainAllowance(drain, evidence: good)
+        #expect(abs((widened - work * FleetChecker.drainFactor).secondsValue) < 0.001,
+                "half the rate allows the drain's work once more")
+        let early = seen(good, after: 0.5)
+        #expect(FleetChecker.deliveredCapacityPerSecond(drain, evidence: early) == fullSpeed,
+                "an answer seen before the server's finish counts from the finish")
     }
 
     @Test("Fleet checker: refusals above 5 % of accepted requests fail; 5 % does not")

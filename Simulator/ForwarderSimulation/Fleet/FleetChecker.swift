@@ -243,12 +243,36 @@ public enum FleetChecker {
         }
     }
 
-    /// What the capacity allows for a drain: 1.5 × (its events at the server's rate, plus the
-    /// outage when the drain starts with one), plus the settle allowance.
+    /// What the capacity allows for a drain: 1.5 × (its events at the rate the server delivered
+    /// in it, plus the outage when the drain starts with one), plus the settle allowance.
     public static func drainAllowance(_ drain: Drain, evidence: FleetEvidence) -> Duration {
         let outage = drain.start == evidence.day.outage.lowerBound ? evidence.day.outageDuration : .zero
-        let work = Duration.seconds(Double(drain.events) / max(evidence.capacityPerSecond, 1e-9))
+        let work = Duration.seconds(Double(drain.events) / max(deliveredCapacityPerSecond(drain, evidence: evidence), 1e-9))
         return (work + outage) * drainFactor + evidence.settleAllowance
+    }
+
+    /// The requests a second the server delivered during a drain: its capacity, scaled by how
+    /// much longer the requests it served then took than they would at full speed, from the
+    /// start of their service until the forwarder had the answer.
+    ///
+    /// A drain is judged by what the fleet could use. In the slow period the server serves at a
+    /// fraction of its speed, and on a loaded machine (the live world beside other work) its
+    /// answers, and the forwarders' reading of them, come late; neither is the fleet's doing,
+    /// and a drain that ran into them was once failed for them (docs/DECISIONS.md, "The live
+    /// fleet on a loaded machine"). Outside the slow period the simulated server delivers its
+    /// capacity exactly; faster than the capacity it never counts.
+    public static func deliveredCapacityPerSecond(_ drain: Drain, evidence: FleetEvidence) -> Double {
+        let end = drain.start + (drain.fleet ?? (evidence.endedAt - drain.start))
+        var atFullSpeed = Duration.zero
+        var taken = Duration.zero
+        for request in evidence.journal {
+            guard case .served(let startedAt, let finishedAt, _) = request.answer,
+                  startedAt >= drain.start, startedAt <= end else { continue }
+            atFullSpeed += evidence.capacity.serviceTime(byteCount: request.byteCount)
+            taken += max(finishedAt, request.outcomeSeenAt ?? finishedAt) - startedAt
+        }
+        guard taken > .zero else { return evidence.capacityPerSecond }
+        return evidence.capacityPerSecond * min(1, atFullSpeed / taken)
     }
 
     /// The fleet drains each backlog within 1.5× of what the server's capacity allows.
@@ -261,7 +285,9 @@ public enum FleetChecker {
             }
             guard fleet > allowance else { return nil }
             return violation("drain", "\(drain.name): \(drain.events) events took \(Int(fleet.secondsValue)) s, more than "
-                + "the \(Int(allowance.secondsValue)) s the capacity allows (\(drainFactor)× (events ÷ capacity + the outage), "
+                + "the \(Int(allowance.secondsValue)) s the capacity allows (\(drainFactor)× (events ÷ the "
+                + "\(BenchFormat.decimal(deliveredCapacityPerSecond(drain, evidence: evidence), places: 1)) requests/s delivered "
+                + "+ the outage), "
                 + "plus \(Int(evidence.settleAllowance.secondsValue)) s to settle)")
         }
     }

@@ -74,7 +74,9 @@ public enum FleetReport {
             let median = times.isEmpty ? Duration.zero : times[(times.count - 1) / 2]
             lines.append("\(drain.name): \(drain.events) events drained in "
                 + (drain.fleet.map { "\(Int($0.secondsValue)) s" } ?? "never")
-                + " (allowed \(Int(FleetChecker.drainAllowance(drain, evidence: evidence).secondsValue)) s); "
+                + " (allowed \(Int(FleetChecker.drainAllowance(drain, evidence: evidence).secondsValue)) s at the "
+                + "\(BenchFormat.decimal(FleetChecker.deliveredCapacityPerSecond(drain, evidence: evidence), places: 2)) "
+                + "requests/s the server delivered); "
                 + "per PC median \(Int(median.secondsValue)) s, slowest \(Int((times.last ?? .zero).secondsValue)) s")
         }
         let window = evidence.recoveryWindow.secondsValue

@@ -73,9 +73,14 @@ public struct FleetRequest: Sendable, Hashable {
     public var alreadyHeld: Bool
     /// What the forwarder made of the reply (a timeout when the answer came too late).
     public var clientOutcome: UploadOutcome?
+    /// When the forwarder had the answer, where that is known apart from the server's finish:
+    /// in the live world, the time of its log line. On a loaded machine it is later than the
+    /// finish the server's model planned (the server's and the forwarder's own delays).
+    public var outcomeSeenAt: FileTime?
 
     public init(pc: Int, arrivedAt: FileTime, byteCount: Int, binaryName: String, binaryDigest: EventDigest,
-                hasReport: Bool, answer: ServerAnswer, stored: Bool, alreadyHeld: Bool, clientOutcome: UploadOutcome?) {
+                hasReport: Bool, answer: ServerAnswer, stored: Bool, alreadyHeld: Bool, clientOutcome: UploadOutcome?,
+                outcomeSeenAt: FileTime? = nil) {
         self.pc = pc
         self.arrivedAt = arrivedAt
         self.byteCount = byteCount
@@ -86,6 +91,7 @@ public struct FleetRequest: Sendable, Hashable {
         self.stored = stored
         self.alreadyHeld = alreadyHeld
         self.clientOutcome = clientOutcome
+        self.outcomeSeenAt = outcomeSeenAt
     }
 
     public var isRefusal: Bool { if case .refused = answer { true } else { false } }
