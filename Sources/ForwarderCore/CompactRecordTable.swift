@@ -45,6 +45,8 @@ public struct CompactRecordTable: Sendable {
     private var digestSlots: [UInt32] = []
     /// Row numbers by file name, probed linearly from the name's hash.
     private var nameSlots: [UInt32] = []
+    /// The bits of the slots `store(contentsOf:)` read ahead; read by nothing else.
+    private var prefetchedSlotBits: UInt32 = 0
 
     public init() {}
 
@@ -105,6 +107,30 @@ public struct CompactRecordTable: Sendable {
         rows.append(row(for: fields, nameOffset: appendName(nameUTF8)))
         digestSlots[slot] = Self.slotValue(row: index, tag: Self.digestTag(fields.digest))
         insertName(row: index, hash: Self.nameHash(nameUTF8))
+    }
+
+    /// Stores the records of `batch` in order, as `store(_:)` one by one would.
+    ///
+    /// Loading calls this with a few dozen lines at a time: the first index slot of every
+    /// record is read before any is stored, so the cache misses of a large table (two a
+    /// record) overlap instead of each record waiting for its own.
+    public mutating func store(contentsOf batch: UnsafeBufferPointer<ForwardRecordFields>) {
+        if rows.count + batch.count > Self.maximumLoad(digestSlots.count) {
+            rebuildIndexes(slotCount: Self.slotCount(for: max(rows.count + batch.count, rows.count * 2)))
+        }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: batch.count * 2) { firstSlots in
+            for (index, fields) in batch.enumerated() {
+                firstSlots[2 * index] = Self.firstSlot(fields.digest.words.0, slotCount: digestSlots.count)
+                firstSlots[2 * index + 1] = Self.firstSlot(Self.nameHash(fields.fileNameUTF8), slotCount: nameSlots.count)
+            }
+            var touched: UInt32 = 0
+            for index in batch.indices {
+                touched |= digestSlots[firstSlots[2 * index]] | nameSlots[firstSlots[2 * index + 1]]
+            }
+            // Kept, so that the reads above are not optimised away.
+            prefetchedSlotBits = touched
+        }
+        for fields in batch { store(fields) }
     }
 
     // MARK: - Rows

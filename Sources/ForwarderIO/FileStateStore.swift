@@ -258,11 +258,12 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         writtenByteCount = 0
     }
 
-    /// Applies an accepted record's line as loading reads it, without making its name a string
+    /// Applies accepted records' lines as loading reads them, without making their names strings
     /// unless attempts wait to be cleared.
-    private func apply(_ fields: ForwardRecordFields) {
-        records.store(fields)
-        if !attemptsByName.isEmpty { attemptsByName[String(decoding: fields.fileNameUTF8, as: UTF8.self)] = nil }
+    private func apply(_ batch: UnsafeBufferPointer<ForwardRecordFields>) {
+        records.store(contentsOf: batch)
+        guard !attemptsByName.isEmpty else { return }
+        for fields in batch { attemptsByName[String(decoding: fields.fileNameUTF8, as: UTF8.self)] = nil }
     }
 
     /// Applies one line to the in-memory state, as recording and loading both do.

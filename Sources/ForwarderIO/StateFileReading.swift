@@ -68,7 +68,10 @@ enum StateFileReading {
     ///
     /// Blocks are read with `read(2)` straight into the buffer the lines are cut from, so each
     /// byte is copied once from the page cache.
-    static func forEachLine(in path: String,
+    ///
+    /// `blockEnd` is called after the lines of each block, before their bytes are moved:
+    /// lines kept past it are no longer valid.
+    static func forEachLine(in path: String, blockEnd: () -> Void = {},
                             _ body: (_ line: UnsafeBufferPointer<UInt8>, _ offset: Int, _ terminated: Bool) throws -> Bool) throws {
         let descriptor = try openDescriptor(path)
         defer { close(descriptor) }
@@ -97,6 +100,7 @@ enum StateFileReading {
             while consumed < held, let newline = memchr(base + consumed, 0x0A, held - consumed) {
                 let end = UnsafeMutableRawPointer(base).distance(to: newline)
                 guard try body(UnsafeBufferPointer(start: base + consumed, count: end - consumed), bufferOffset + consumed, true) else {
+                    blockEnd()
                     return
                 }
                 consumed = end + 1
@@ -105,8 +109,10 @@ enum StateFileReading {
                 if consumed < held {
                     _ = try body(UnsafeBufferPointer(start: base + consumed, count: held - consumed), bufferOffset + consumed, false)
                 }
+                blockEnd()
                 return
             }
+            blockEnd()
             memmove(base, base + consumed, held - consumed)
             held -= consumed
             bufferOffset += consumed
@@ -119,15 +125,25 @@ enum StateFileReading {
     ///
     /// Only a journal may end in a torn line (no newline) or a run of NUL bytes, which is what a
     /// crash or power cut mid-append leaves; anywhere else a bad line is corruption.
-    static func parse(_ path: String, isJournal: Bool, accept: (ForwardRecordFields) -> Void,
+    static func parse(_ path: String, isJournal: Bool, accept: (UnsafeBufferPointer<ForwardRecordFields>) -> Void,
                       add: (StateLine) -> Void) throws -> (records: Int, validBytes: Int) {
+        // Accepted records are handed over a batch at a time (`CompactRecordTable.store(contentsOf:)`),
+        // before any other line and before their block's bytes move.
+        let batchCapacity = 32
+        let batch = UnsafeMutableBufferPointer<ForwardRecordFields>.allocate(capacity: batchCapacity)
+        defer { batch.deallocate() }
+        var batchCount = 0
+        func flush() {
+            if batchCount > 0 { accept(UnsafeBufferPointer(rebasing: batch[..<batchCount])) }
+            batchCount = 0
+        }
         var count = 0
         var lineNumber = 0
         var validBytes = 0
         /// Set at a line that does not parse in a journal: the rest must be NUL bytes and
         /// newlines (a power cut's tail), or this is thrown.
         var failureUnlessBlank: StateFileError?
-        try forEachLine(in: path) { line, offset, terminated in
+        try forEachLine(in: path, blockEnd: flush) { line, offset, terminated in
             lineNumber += 1
             if lineNumber == 1 {
                 if !terminated {
@@ -151,10 +167,15 @@ enum StateFileReading {
             let decoded: Bool
             if StateRecordCodec.isAcceptedLine(line) {
                 let fields = StateRecordCodec.decodeFields(line)
-                if let fields { accept(fields) }
+                if let fields {
+                    (batch.baseAddress! + batchCount).initialize(to: fields)
+                    batchCount += 1
+                    if batchCount == batchCapacity { flush() }
+                }
                 decoded = fields != nil
             } else {
                 let other = StateRecordCodec.decodeLine(line)
+                flush()
                 if let other { add(other) }
                 decoded = other != nil
             }
