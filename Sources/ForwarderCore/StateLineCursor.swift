@@ -24,6 +24,48 @@ struct StateLineCursor {
         return nil
     }
 
+    /// A digest field: 64 hexadecimal characters, then a tab, which is passed over.
+    ///
+    /// The digest's length is fixed, so the tab is looked for where it must be rather than
+    /// searched for along 64 bytes.
+    mutating func digest() -> EventDigest? {
+        let end = position + 64
+        guard end < line.count, line[end] == UInt8(ascii: "\t"),
+              let digest = EventDigest(hexBytes: UnsafeBufferPointer(rebasing: line[position..<end])) else { return nil }
+        position = end + 1
+        return digest
+    }
+
+    /// An integer field (`integer(_:)`), then a tab, read in one pass.
+    mutating func integerField() -> Int64? {
+        var end = position
+        var magnitude: UInt64 = 0
+        let negative = end < line.count && line[end] == UInt8(ascii: "-")
+        if negative { end += 1 }
+        let firstDigit = end
+        while end < line.count {
+            let digit = line[end] &- UInt8(ascii: "0")
+            guard digit < 10 else { break }
+            // Nineteen digits always fit a UInt64; longer fields are left to `integer(_:)`.
+            magnitude = magnitude &* 10 &+ UInt64(digit)
+            end += 1
+        }
+        guard end < line.count, line[end] == UInt8(ascii: "\t"), end > firstDigit else { return nil }
+        let value: Int64
+        if end - firstDigit > 19 {
+            guard let checked = Self.integer(UnsafeBufferPointer(rebasing: line[position..<end])) else { return nil }
+            value = checked
+        } else if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            value = Int64(truncatingIfNeeded: 0 &- magnitude)
+        } else {
+            guard magnitude <= UInt64(Int64.max) else { return nil }
+            value = Int64(magnitude)
+        }
+        position = end + 1
+        return value
+    }
+
     /// Everything after the last field read: a file name, non-empty, without a tab, valid UTF-8.
     func fileName() -> UnsafeBufferPointer<UInt8>? {
         let rest = UnsafeBufferPointer(rebasing: line[position...])

@@ -143,10 +143,10 @@ public enum StateRecordCodec {
     public static func decodeFields(_ line: UnsafeBufferPointer<UInt8>) -> ForwardRecordFields? {
         typealias Cursor = StateLineCursor
         var cursor = Cursor(line)
-        guard let digestField = cursor.field(), let digest = EventDigest(hexBytes: digestField),
-              let byteCount = cursor.field().flatMap(Cursor.integer), byteCount >= 0,
+        guard let digest = cursor.digest(),
+              let byteCount = cursor.integerField(), byteCount >= 0,
               let hadReport = cursor.field().flatMap(Cursor.flag),
-              let forwardedAt = cursor.field().flatMap(Cursor.integer),
+              let forwardedAt = cursor.integerField(),
               let modificationTimeField = cursor.field(), let identityField = cursor.field(),
               let name = cursor.fileName() else { return nil }
         var modificationTime: FileTime?

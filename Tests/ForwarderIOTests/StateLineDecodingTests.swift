@@ -99,6 +99,43 @@ struct StateLineDecodingTests {
         }
     }
 
+    @Test("State line decoding: lines apply in file order although accepted records are stored in batches")
+    func batchesKeepLineOrder() throws {
+        let folder = try TemporaryFolder("state-line")
+        let path = folder.file("state")
+        func attempts(_ index: Int) -> DeliveryAttempts {
+            let record = sampleRecord(index)
+            return DeliveryAttempts(fileName: record.fileName, digest: record.digest, fingerprint: record.fingerprint!,
+                                    failures: 1, rejections: 0, lastAttemptAt: FileTime(nanosecondsSince1970: 5),
+                                    nextAttemptAt: FileTime(nanosecondsSince1970: 6), quarantined: false, lastError: "refused")
+        }
+        // Record 3 accepted early in a batch, then tried again and failed: its attempts must
+        // survive. Record 50's attempts come first and its acceptance, in a later batch, clears them.
+        var lines: [StateLine] = [.attempts(attempts(50))]
+        lines += (0..<10).map { .accepted(sampleRecord($0)) }
+        lines.append(.attempts(attempts(3)))
+        lines += (10..<100).map { .accepted(sampleRecord($0)) }
+        lines.append(.accepted(sampleRecord(3, hadReport: false)))
+        lines += (100..<140).map { .accepted(sampleRecord($0)) }
+        let text = StateRecordCodec.header + "\n" + lines.map(StateRecordCodec.encode).joined()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path + ".journal"))
+        try Data((StateRecordCodec.header + "\n").utf8).write(to: URL(fileURLWithPath: path))
+
+        let store = try FileStateStore(path: path, readOnly: true)
+        #expect(store.count == 140)
+        #expect(store.attempts(forName: sampleRecord(50).fileName) == nil, "its acceptance came after its attempts")
+        #expect(store.attempts(forName: sampleRecord(3).fileName) == nil, "accepted again after its attempts")
+        #expect(store.record(for: sampleRecord(3).digest)?.hadReport == false, "the later line for a digest wins")
+        #expect(store.allAttempts().isEmpty)
+
+        // Without the second acceptance, record 3's attempts stand.
+        let kept = StateRecordCodec.header + "\n" + lines.prefix(101).map(StateRecordCodec.encode).joined()
+        try Data(kept.utf8).write(to: URL(fileURLWithPath: path + ".journal"))
+        let reopened = try FileStateStore(path: path, readOnly: true)
+        #expect(reopened.attempts(forName: sampleRecord(3).fileName) == attempts(3))
+        #expect(reopened.attempts(forName: sampleRecord(50).fileName) == nil)
+    }
+
     @Test("State line decoding: the fields decoded in place describe the record the line encodes")
     func fieldsMatchRecord() throws {
         let record = ForwardRecord(digest: EventDigest(of: Data("fields".utf8)), fileName: "N844L20G.630H", byteCount: 42,
