@@ -72,11 +72,6 @@ struct StateLineCursor {
         return Self.isFileName(rest) ? rest : nil
     }
 
-    /// Everything after the last field read, whatever it holds.
-    func rest() -> UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(rebasing: line[position...])
-    }
-
     /// Whether `bytes` can be a stored file name: non-empty, without a tab, valid UTF-8.
     static func isFileName(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard !bytes.isEmpty else { return false }
