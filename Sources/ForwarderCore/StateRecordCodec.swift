@@ -65,17 +65,21 @@ public enum StateRecordCodec {
         return line
     }
 
+    /// Whether the line, if valid, is an accepted record's (`decodeFields`): the only kind
+    /// without a one-letter tag before its first tab.
+    public static func isAcceptedLine(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+        line.count < 2 || line[1] != UInt8(ascii: "\t")
+    }
+
     /// Decodes any state line without its newline; nil when it is malformed.
     public static func decodeLine(_ line: UnsafeBufferPointer<UInt8>) -> StateLine? {
-        guard line.count >= 2, line[1] == UInt8(ascii: "\t") else {
-            return decode(line).map(StateLine.accepted)
-        }
+        if isAcceptedLine(line) { return decode(line).map(StateLine.accepted) }
         switch line[0] {
         case UInt8(ascii: "A"): return decodeAttempts(UnsafeBufferPointer(rebasing: line[2...])).map(StateLine.attempts)
         case UInt8(ascii: "R"):
             return fileName(UnsafeBufferPointer(rebasing: line[2...])).map { StateLine.released(fileName: $0) }
         case UInt8(ascii: "B"):
-            guard let count = integer(UnsafeBufferPointer(rebasing: line[2...])), count >= 0, count <= Int32.max else {
+            guard let count = StateLineCursor.integer(UnsafeBufferPointer(rebasing: line[2...])), count >= 0, count <= Int32.max else {
                 return nil
             }
             return .consecutiveFailures(Int(count))
@@ -84,53 +88,35 @@ public enum StateRecordCodec {
     }
 
     private static func decodeAttempts(_ line: UnsafeBufferPointer<UInt8>) -> DeliveryAttempts? {
-        let fields = split(line, fieldCount: 11)
-        guard fields.count == 11, let digest = EventDigest(hexBytes: fields[0]),
-              let failures = integer(fields[1]), failures > 0, let rejections = integer(fields[2]), rejections >= 0,
-              fields[3].count == 1, fields[3][0] == UInt8(ascii: "0") || fields[3][0] == UInt8(ascii: "1"),
-              let lastAttempt = integer(fields[4]), let nextAttempt = integer(fields[5]),
-              let byteCount = integer(fields[6]), byteCount >= 0, let modificationTime = integer(fields[7]),
-              let name = fileName(fields[10]) else { return nil }
+        typealias Cursor = StateLineCursor
+        var cursor = Cursor(line)
+        guard let digestField = cursor.field(), let digest = EventDigest(hexBytes: digestField),
+              let failures = cursor.field().flatMap(Cursor.integer), failures > 0,
+              let rejections = cursor.field().flatMap(Cursor.integer), rejections >= 0,
+              let quarantined = cursor.field().flatMap(Cursor.flag),
+              let lastAttempt = cursor.field().flatMap(Cursor.integer),
+              let nextAttempt = cursor.field().flatMap(Cursor.integer),
+              let byteCount = cursor.field().flatMap(Cursor.integer), byteCount >= 0,
+              let modificationTime = cursor.field().flatMap(Cursor.integer),
+              let identityField = cursor.field(), let lastError = cursor.field(),
+              let name = cursor.fileName() else { return nil }
         var identity: FileIdentity?
-        if !isDash(fields[8]) {
-            guard let parsed = Self.identity(fields[8]) else { return nil }
+        if !Cursor.isDash(identityField) {
+            guard let parsed = Cursor.identity(identityField) else { return nil }
             identity = parsed
         }
         let fingerprint = FileFingerprint(byteCount: byteCount,
                                           modificationTime: FileTime(nanosecondsSince1970: modificationTime),
                                           identity: identity)
-        return DeliveryAttempts(fileName: name, digest: digest, fingerprint: fingerprint, failures: Int(failures),
-                                rejections: Int(rejections), lastAttemptAt: FileTime(nanosecondsSince1970: lastAttempt),
+        return DeliveryAttempts(fileName: String(decoding: name, as: UTF8.self), digest: digest, fingerprint: fingerprint,
+                                failures: Int(failures), rejections: Int(rejections),
+                                lastAttemptAt: FileTime(nanosecondsSince1970: lastAttempt),
                                 nextAttemptAt: FileTime(nanosecondsSince1970: nextAttempt),
-                                quarantined: fields[3][0] == UInt8(ascii: "1"),
-                                lastError: String(decoding: fields[9], as: UTF8.self))
-    }
-
-    /// The first `fieldCount - 1` tab-separated fields, then the rest of the line as the last.
-    private static func split(_ line: UnsafeBufferPointer<UInt8>, fieldCount: Int) -> [UnsafeBufferPointer<UInt8>] {
-        var fields: [UnsafeBufferPointer<UInt8>] = []
-        fields.reserveCapacity(fieldCount)
-        var start = 0
-        for index in 0..<line.count where line[index] == UInt8(ascii: "\t") {
-            fields.append(UnsafeBufferPointer(rebasing: line[start..<index]))
-            start = index + 1
-            if fields.count == fieldCount - 1 { break }
-        }
-        guard fields.count == fieldCount - 1 else { return [] }
-        fields.append(UnsafeBufferPointer(rebasing: line[start...]))
-        return fields
+                                quarantined: quarantined, lastError: String(decoding: lastError, as: UTF8.self))
     }
 
     private static func fileName(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        guard !bytes.isEmpty, !bytes.contains(UInt8(ascii: "\t")) else { return nil }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func identity(_ field: UnsafeBufferPointer<UInt8>) -> FileIdentity? {
-        guard let colon = field.firstIndex(of: UInt8(ascii: ":")),
-              let volume = unsigned(UnsafeBufferPointer(rebasing: field[..<colon])),
-              let file = unsigned(UnsafeBufferPointer(rebasing: field[(colon + 1)...])) else { return nil }
-        return FileIdentity(volume: volume, file: file)
+        StateLineCursor.isFileName(bytes) ? String(decoding: bytes, as: UTF8.self) : nil
     }
 
     /// Encodes a record as one line, newline included.
@@ -149,79 +135,35 @@ public enum StateRecordCodec {
 
     /// Decodes one line without its newline; nil when any field is malformed.
     public static func decode(_ line: UnsafeBufferPointer<UInt8>) -> ForwardRecord? {
-        var fields: [UnsafeBufferPointer<UInt8>] = []
-        fields.reserveCapacity(7)
-        var start = 0
-        for index in 0..<line.count where line[index] == UInt8(ascii: "\t") {
-            if fields.count == 6 { break }
-            fields.append(UnsafeBufferPointer(rebasing: line[start..<index]))
-            start = index + 1
-        }
-        guard fields.count == 6, start < line.count else { return nil }
-        let nameBytes = UnsafeBufferPointer(rebasing: line[start...])
-        guard let digest = EventDigest(hexBytes: fields[0]),
-              let byteCount = integer(fields[1]), byteCount >= 0,
-              fields[2].count == 1, fields[2][0] == UInt8(ascii: "0") || fields[2][0] == UInt8(ascii: "1"),
-              let forwardedAt = integer(fields[3]) else { return nil }
-        var fingerprint: FileFingerprint?
-        if !isDash(fields[4]) {
-            guard let modificationTime = integer(fields[4]) else { return nil }
-            var identity: FileIdentity?
-            if !isDash(fields[5]) {
-                guard let parsed = Self.identity(fields[5]) else { return nil }
+        decodeFields(line).map(ForwardRecord.init)
+    }
+
+    /// Decodes an accepted record's line without its newline, its name left in the line's
+    /// bytes; nil when any field is malformed. Allocates nothing.
+    public static func decodeFields(_ line: UnsafeBufferPointer<UInt8>) -> ForwardRecordFields? {
+        typealias Cursor = StateLineCursor
+        var cursor = Cursor(line)
+        guard let digest = cursor.digest(),
+              let byteCount = cursor.integerField(), byteCount >= 0,
+              let hadReport = cursor.field().flatMap(Cursor.flag),
+              let forwardedAt = cursor.integerField(),
+              let modificationTimeField = cursor.field(), let identityField = cursor.field(),
+              let name = cursor.fileName() else { return nil }
+        var modificationTime: FileTime?
+        var identity: FileIdentity?
+        if !Cursor.isDash(modificationTimeField) {
+            guard let nanoseconds = Cursor.integer(modificationTimeField) else { return nil }
+            modificationTime = FileTime(nanosecondsSince1970: nanoseconds)
+            if !Cursor.isDash(identityField) {
+                guard let parsed = Cursor.identity(identityField) else { return nil }
                 identity = parsed
             }
-            fingerprint = FileFingerprint(byteCount: byteCount,
-                                          modificationTime: FileTime(nanosecondsSince1970: modificationTime),
-                                          identity: identity)
-        } else if !isDash(fields[5]) {
+        } else if !Cursor.isDash(identityField) {
             return nil
         }
-        guard let fileName = fileName(nameBytes) else { return nil }
-        return ForwardRecord(digest: digest, fileName: fileName, byteCount: byteCount,
-                             hadReport: fields[2][0] == UInt8(ascii: "1"),
-                             forwardedAt: FileTime(nanosecondsSince1970: forwardedAt), fingerprint: fingerprint)
-    }
-
-    private static func isDash(_ field: UnsafeBufferPointer<UInt8>) -> Bool {
-        field.count == 1 && field[0] == UInt8(ascii: "-")
-    }
-
-    private static func integer(_ field: UnsafeBufferPointer<UInt8>) -> Int64? {
-        guard !field.isEmpty, field.count <= 20 else { return nil }
-        var negative = false
-        var digits = field[...]
-        if field[0] == UInt8(ascii: "-") {
-            negative = true
-            digits = digits.dropFirst()
-            guard !digits.isEmpty else { return nil }
-        }
-        // Accumulated with its sign, so that Int64.min, which the encoder writes for the
-        // earliest file time, reads back; its magnitude does not fit a positive Int64.
-        var value: Int64 = 0
-        for byte in digits {
-            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-            let digit = Int64(byte - UInt8(ascii: "0"))
-            let (multiplied, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (added, overflow2) = negative ? multiplied.subtractingReportingOverflow(digit)
-                : multiplied.addingReportingOverflow(digit)
-            guard !overflow1, !overflow2 else { return nil }
-            value = added
-        }
-        return value
-    }
-
-    private static func unsigned(_ field: UnsafeBufferPointer<UInt8>) -> UInt64? {
-        guard !field.isEmpty, field.count <= 20 else { return nil }
-        var value: UInt64 = 0
-        for byte in field {
-            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-            let (multiplied, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (added, overflow2) = multiplied.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-            guard !overflow1, !overflow2 else { return nil }
-            value = added
-        }
-        return value
+        return ForwardRecordFields(digest: digest, byteCount: byteCount, hadReport: hadReport,
+                                   forwardedAt: FileTime(nanosecondsSince1970: forwardedAt),
+                                   modificationTime: modificationTime, identity: identity, fileNameUTF8: name)
     }
 }
 

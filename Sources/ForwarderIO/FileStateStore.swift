@@ -89,11 +89,13 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
             try reserveCapacity(for: (snapshotExists ? [path] : []) + (journalExists ? [journalPath] : []))
         }
         if snapshotExists, !isVersionOne {
-            loadSummary.snapshotRecords = try StateFileReading.parse(path, isJournal: false) { self.apply($0) }.records
+            loadSummary.snapshotRecords = try StateFileReading.parse(path, isJournal: false, accept: { self.apply($0) },
+                                                                     add: { self.apply($0) }).records
         }
         var validJournalBytes = 0
         if journalExists {
-            let (loaded, validBytes) = try StateFileReading.parse(journalPath, isJournal: true) { self.apply($0) }
+            let (loaded, validBytes) = try StateFileReading.parse(journalPath, isJournal: true, accept: { self.apply($0) },
+                                                                  add: { self.apply($0) })
             loadSummary.journalRecords = loaded
             loadSummary.tornTailBytes = try StateFileReading.byteCount(of: journalPath) - validBytes
             journalRecordCount = loaded
@@ -254,6 +256,14 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         syncedJournalByteCount += unsyncedBytes.count
         unsyncedBytes.removeAll(keepingCapacity: unsyncedBytes.count <= Self.unsyncedByteLimit)
         writtenByteCount = 0
+    }
+
+    /// Applies accepted records' lines as loading reads them, without making their names strings
+    /// unless attempts wait to be cleared.
+    private func apply(_ batch: UnsafeBufferPointer<ForwardRecordFields>) {
+        records.store(contentsOf: batch)
+        guard !attemptsByName.isEmpty else { return }
+        for fields in batch { attemptsByName[String(decoding: fields.fileNameUTF8, as: UTF8.self)] = nil }
     }
 
     /// Applies one line to the in-memory state, as recording and loading both do.

@@ -1,5 +1,10 @@
 import ForwarderCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Reading a state snapshot or journal: in blocks, line by line, telling a crash's torn tail
 /// from damage.
@@ -60,57 +65,85 @@ enum StateFileReading {
     /// Calls `body` with each line of the file (without its newline), the line's offset in the
     /// file, and whether a newline ended it (only the last line may lack one); stops when
     /// `body` returns false.
-    static func forEachLine(in path: String,
+    ///
+    /// Blocks are read with `read(2)` straight into the buffer the lines are cut from, so each
+    /// byte is copied once from the page cache.
+    ///
+    /// `blockEnd` is called after the lines of each block, before their bytes are moved:
+    /// lines kept past it are no longer valid.
+    static func forEachLine(in path: String, blockEnd: () -> Void = {},
                             _ body: (_ line: UnsafeBufferPointer<UInt8>, _ offset: Int, _ terminated: Bool) throws -> Bool) throws {
-        let handle = try open(path)
-        defer { try? handle.close() }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(blockByteCount * 2)
+        let descriptor = try openDescriptor(path)
+        defer { close(descriptor) }
+        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockByteCount * 2, alignment: 16)
+        defer { buffer.deallocate() }
         var bufferOffset = 0
+        var held = 0
         while true {
-            let block: Data
-            do {
-                block = try handle.read(upToCount: blockByteCount) ?? Data()
-            } catch {
-                throw unreadable(path, error)
+            if buffer.count - held < blockByteCount {
+                // A line longer than a block: rare (a huge last error), so grow rather than refuse it.
+                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 16)
+                larger.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[..<held]))
+                buffer.deallocate()
+                buffer = larger
             }
-            let atEnd = block.isEmpty
-            buffer.append(contentsOf: block)
+            guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+            let readCount = systemRead(descriptor, base + held, buffer.count - held)
+            if readCount < 0 {
+                if errno == EINTR { continue }
+                throw StateFileError(path: path, kind: .unreadable,
+                                     detail: "cannot read it (\(String(cString: strerror(errno))))", errorNumber: errno)
+            }
+            let atEnd = readCount == 0
+            held += readCount
             var consumed = 0
-            let stopped = try buffer.withUnsafeBufferPointer { bytes -> Bool in
-                guard let base = bytes.baseAddress else { return false }
-                while consumed < bytes.count,
-                      let newline = memchr(base + consumed, 0x0A, bytes.count - consumed) {
-                    let end = UnsafeRawPointer(newline).assumingMemoryBound(to: UInt8.self) - base
-                    let line = UnsafeBufferPointer(rebasing: bytes[consumed..<end])
-                    guard try body(line, bufferOffset + consumed, true) else { return true }
-                    consumed = end + 1
+            while consumed < held, let newline = memchr(base + consumed, 0x0A, held - consumed) {
+                let end = UnsafeMutableRawPointer(base).distance(to: newline)
+                guard try body(UnsafeBufferPointer(start: base + consumed, count: end - consumed), bufferOffset + consumed, true) else {
+                    blockEnd()
+                    return
                 }
-                if atEnd, consumed < bytes.count {
-                    _ = try body(UnsafeBufferPointer(rebasing: bytes[consumed...]), bufferOffset + consumed, false)
-                }
-                return false
+                consumed = end + 1
             }
-            if stopped || atEnd { return }
-            buffer.removeFirst(consumed)
+            if atEnd {
+                if consumed < held {
+                    _ = try body(UnsafeBufferPointer(start: base + consumed, count: held - consumed), bufferOffset + consumed, false)
+                }
+                blockEnd()
+                return
+            }
+            blockEnd()
+            memmove(base, base + consumed, held - consumed)
+            held -= consumed
             bufferOffset += consumed
         }
     }
 
-    /// Parses a snapshot or journal line by line into `add`; returns how many lines it held and
-    /// how many leading bytes are valid.
+    /// Parses a snapshot or journal line by line, accepted records into `accept` (their fields,
+    /// names still in the file's bytes) and the other lines into `add`; returns how many lines
+    /// it held and how many leading bytes are valid.
     ///
     /// Only a journal may end in a torn line (no newline) or a run of NUL bytes, which is what a
     /// crash or power cut mid-append leaves; anywhere else a bad line is corruption.
-    static func parse(_ path: String, isJournal: Bool,
-                      into add: (StateLine) -> Void) throws -> (records: Int, validBytes: Int) {
+    static func parse(_ path: String, isJournal: Bool, accept: (UnsafeBufferPointer<ForwardRecordFields>) -> Void,
+                      add: (StateLine) -> Void) throws -> (records: Int, validBytes: Int) {
+        // Accepted records are handed over a batch at a time (`CompactRecordTable.store(contentsOf:)`),
+        // before any other line and before their block's bytes move.
+        let batchCapacity = 32
+        let batch = UnsafeMutableBufferPointer<ForwardRecordFields>.allocate(capacity: batchCapacity)
+        defer { batch.deallocate() }
+        var batchCount = 0
+        func flush() {
+            if batchCount > 0 { accept(UnsafeBufferPointer(rebasing: batch[..<batchCount])) }
+            batchCount = 0
+        }
         var count = 0
         var lineNumber = 0
         var validBytes = 0
         /// Set at a line that does not parse in a journal: the rest must be NUL bytes and
         /// newlines (a power cut's tail), or this is thrown.
         var failureUnlessBlank: StateFileError?
-        try forEachLine(in: path) { line, offset, terminated in
+        try forEachLine(in: path, blockEnd: flush) { line, offset, terminated in
             lineNumber += 1
             if lineNumber == 1 {
                 if !terminated {
@@ -131,14 +164,28 @@ enum StateFileReading {
                 if isJournal { return false }
                 throw StateFileError(path: path, kind: .corruptLine(lineNumber), detail: "the last line is cut short")
             }
-            guard let record = StateRecordCodec.decodeLine(line) else {
+            let decoded: Bool
+            if StateRecordCodec.isAcceptedLine(line) {
+                let fields = StateRecordCodec.decodeFields(line)
+                if let fields {
+                    (batch.baseAddress! + batchCount).initialize(to: fields)
+                    batchCount += 1
+                    if batchCount == batchCapacity { flush() }
+                }
+                decoded = fields != nil
+            } else {
+                let other = StateRecordCodec.decodeLine(line)
+                flush()
+                if let other { add(other) }
+                decoded = other != nil
+            }
+            guard decoded else {
                 let failure = StateFileError(path: path, kind: .corruptLine(lineNumber),
                                              detail: "line \(lineNumber) is not a valid record")
                 guard isJournal else { throw failure }
                 failureUnlessBlank = failure
                 return false
             }
-            add(record)
             count += 1
             validBytes = offset + line.count + 1
             return true
@@ -183,6 +230,20 @@ enum StateFileReading {
                               detail: "its first line is \(firstLine.debugDescription), not \"\(StateRecordCodec.header)\"")
     }
 
+    /// Opens `path` for reading with `open(2)`, refusing a folder by name.
+    private static func openDescriptor(_ path: String) throws -> Int32 {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw StateFileError(path: path, kind: .unreadable, detail: "it is a folder, not a file")
+        }
+        let descriptor = systemOpen(path)
+        guard descriptor >= 0 else {
+            throw StateFileError(path: path, kind: .unreadable,
+                                 detail: "cannot read it (\(String(cString: strerror(errno))))", errorNumber: errno)
+        }
+        return descriptor
+    }
+
     private static func open(_ path: String) throws -> FileHandle {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
@@ -201,4 +262,14 @@ enum StateFileReading {
             ? "it is a folder, not a file" : "cannot read it (\(error.localizedDescription))"
         return StateFileError(path: path, kind: .unreadable, detail: detail)
     }
+}
+
+/// `read(2)`, out of `StateFileReading`, whose own `read` hides it.
+private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutablePointer<UInt8>, _ count: Int) -> Int {
+    read(descriptor, buffer, count)
+}
+
+/// `open(2)` for reading, out of `StateFileReading`, whose own `open` hides it.
+private func systemOpen(_ path: String) -> Int32 {
+    open(path, O_RDONLY | O_CLOEXEC)
 }

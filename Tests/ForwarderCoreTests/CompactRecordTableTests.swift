@@ -67,6 +67,24 @@ struct CompactRecordTableTests {
         #expect(table.count == 70)
     }
 
+    @Test("CompactRecordTable: probes that start at the last slot wrap around to the first, at sizes that are not powers of two",
+          arguments: [0, 37, 1_000])
+    func wrapAround(reserved: Int) {
+        var table = CompactRecordTable()
+        table.reserveCapacity(records: reserved, nameBytes: 0)
+        // The largest first word maps to the last slot of any index size.
+        let atTheEnd = (0..<40).map { record($0, firstWord: .max) }
+        let atTheStart = (40..<60).map { record($0, firstWord: 0) }
+        for record in atTheEnd + atTheStart { table.store(record) }
+        for record in atTheEnd + atTheStart {
+            #expect(table.record(for: record.digest) == record)
+            #expect(table.record(forName: record.fileName) == record)
+        }
+        #expect(table.record(for: digest(firstWord: .max, rest: 999)) == nil)
+        #expect(table.record(for: digest(firstWord: 0, rest: 999)) == nil)
+        #expect(table.count == 60)
+    }
+
     @Test("CompactRecordTable: growing from empty past many doublings keeps every record findable by digest and name")
     func growth() {
         var table = CompactRecordTable()
