@@ -85,7 +85,7 @@ let package = Package(
                 "ForwarderCore",
                 "ForwarderIO",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Simulator/ForwarderSimulation"
@@ -162,6 +162,8 @@ let package = Package(
                 "ForwarderCore",
                 "ForwarderSimulation",
                 "MockSFMServer",
+                // The reference MultipartFraming is held to (MultipartFramingDifferentialTests).
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

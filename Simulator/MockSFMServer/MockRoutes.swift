@@ -81,7 +81,8 @@ enum MockRoutes {
         let limit = mock.configuration.maximumBodyByteCount
         let exchange: MockExchange
         var serviceEndsAt: FileTime?
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+        let declaredByteCount = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared = declaredByteCount, declared > limit {
             exchange = mock.rejectOversizedBody(receivedAt: receivedAt, serialHint: serialHint,
                                                 contentType: contentType, byteCount: declared)
         } else {
@@ -90,7 +91,9 @@ enum MockRoutes {
                 await SocketFaults.writeRaw(Data("HTTP/1.1 100 Continue\r\n\r\n".utf8), on: context.channel)
             }
             do {
-                let body = try await request.body.collect(upTo: limit)
+                // One buffer of the declared size: no regrowing while the pieces arrive.
+                var body = ByteBufferAllocator().buffer(capacity: max(declaredByteCount ?? 0, 0))
+                try await request.body.collect(upTo: limit, into: &body)
                 // Received when complete: the capacity model's wait starts then, not while the
                 // body was still arriving.
                 let completeAt = FileTime(Date())

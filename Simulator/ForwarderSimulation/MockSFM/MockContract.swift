@@ -9,14 +9,48 @@ public enum MockContract {
     /// The multipart field every uploaded file goes in.
     public static let fileFieldName = "files"
 
-    /// The 200 reply body: `{"count": N, "results": [row, …]}`.
+    /// The 200 reply body: `{"count": N, "results": [row, …]}`, keys in the rows' declared order.
+    ///
+    /// Written by hand: `JSONEncoder` was 3 % of the mock's CPU for a body of two rows.
     static func replyBody(_ rows: [MockReplyRow]) -> Data {
-        (try? JSONEncoder().encode(ReplyBody(count: rows.count, results: rows))) ?? Data("{}".utf8)
+        var json = "{\"count\":\(rows.count),\"results\":["
+        for (index, row) in rows.enumerated() {
+            if index > 0 { json += "," }
+            json += "{\"filename\":"
+            appendJSONString(row.filename, to: &json)
+            json += ",\"status\":"
+            appendJSONString(row.status, to: &json)
+            if let filesize = row.filesize { json += ",\"filesize\":\(filesize)" }
+            if let inserted = row.inserted { json += ",\"inserted\":\(inserted)" }
+            if let skipped = row.skipped { json += ",\"skipped\":\(skipped)" }
+            if let detail = row.detail {
+                json += ",\"detail\":"
+                appendJSONString(detail, to: &json)
+            }
+            json += "}"
+        }
+        json += "]}"
+        return Data(json.utf8)
     }
 
-    private struct ReplyBody: Encodable {
-        var count: Int
-        var results: [MockReplyRow]
+    /// `text` as a JSON string literal: quotes, backslashes and control characters escaped.
+    static func appendJSONString(_ text: String, to json: inout String) {
+        json += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": json += "\\\""
+            case "\\": json += "\\\\"
+            case "\n": json += "\\n"
+            case "\r": json += "\\r"
+            case "\t": json += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default:
+                json.unicodeScalars.append(scalar)
+            }
+        }
+        json += "\""
     }
 }
 

@@ -1,6 +1,6 @@
 import ForwarderCore
 import Foundation
-import MultipartKit
+import NIOCore
 
 /// One import request as the mock sees it: the body, its headers, and when it arrived.
 ///
