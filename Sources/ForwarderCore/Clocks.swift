@@ -53,13 +53,22 @@ public enum EventAgeSource: String, CaseIterable, Hashable, Sendable {
     }
 }
 
-/// What the forwarder saw of each listed file, and since when on the monotonic clock.
+/// What the forwarder saw of each listed file not yet settled, and since when on the monotonic clock.
 ///
 /// This is the settle memory. A file's quiet time is taken from the wall clock once, when its
 /// fingerprint (size, modification time, identity) is first seen, and from then on grows on the
 /// monotonic clock; so a wall clock stepped later neither holds a file (a step back, or a file
 /// copied from a PC that was ahead) nor settles a file still being written (a step forward).
-/// It lives in the forwarder between passes and keeps only names still listed.
+///
+/// It keeps only files whose verdict the wall clock alone could get wrong: a file is forgotten
+/// once both its observed quiet time and its wall-clock quiet time reach the longest quiet time
+/// the planner judges (`ScanPolicy.longestJudgedQuietTime`), and from then on the wall-clock
+/// rule settles it, as it would any file first seen that old. So a steady folder costs no
+/// memory per file. A settled file that changes has a new fingerprint, which is judged as a
+/// file first seen: remembered again while its modification time is recent. A file listed
+/// again after a step back of the wall clock that makes it look recent is remembered again
+/// from that listing, so it is held at most the quiescence period (the grace period for a
+/// binary without report), not until the wall clock catches up.
 public struct SettleObservations: Sendable {
     private struct Sighting {
         var fingerprint: FileFingerprint
@@ -74,6 +83,7 @@ public struct SettleObservations: Sendable {
 
     public init() {}
 
+    /// How many files are remembered: those listed and not yet settled by both clocks.
     public var count: Int { sightings.count }
 
     /// A file first seen ahead of the wall clock: the caller logs it once as clock skew.
@@ -88,32 +98,40 @@ public struct SettleObservations: Sendable {
         }
     }
 
-    /// Records one listing taken at `wallNow` and `monotonicNow`, forgetting names no longer listed.
+    /// Records one listing taken at `wallNow` and `monotonicNow`, forgetting names no longer
+    /// listed and files settled by both clocks for `policy`'s longest judged quiet time.
     ///
     /// A fingerprint first seen after the wall clock stepped forward since the previous listing
     /// gets no credit for the step: its modification time may predate the step, which would
     /// make a file written a moment ago look long settled. Returns the regular files whose
     /// modification time is ahead of the wall clock and whose fingerprint is new, so each is
     /// reported once (again only if it changes).
-    public mutating func observe(_ entries: [FolderEntry], wallNow: FileTime,
-                                 monotonicNow: MonotonicTime) -> [FutureDatedFile] {
+    public mutating func observe(_ entries: [FolderEntry], wallNow: FileTime, monotonicNow: MonotonicTime,
+                                 policy: ScanPolicy) -> [FutureDatedFile] {
         var forwardStep = Duration.zero
         if let previousListing {
             forwardStep = max(.zero, (wallNow - previousListing.wall) - (monotonicNow - previousListing.monotonic))
         }
         previousListing = (wallNow, monotonicNow)
+        let settledQuietTime = policy.longestJudgedQuietTime
+        // Only files not yet settled are kept, so this stays small however large the folder.
         var next: [String: Sighting] = [:]
-        next.reserveCapacity(entries.count)
         var futureDated: [FutureDatedFile] = []
         for entry in entries where entry.kind == .regularFile {
+            let wallQuietTime = wallNow - entry.modificationTime
             let fingerprint = entry.fingerprint
             if let known = sightings[entry.name], known.fingerprint == fingerprint {
-                next[entry.name] = known
+                let observedQuietTime = known.quietAtFirstSight + (monotonicNow - known.firstSeen)
+                if observedQuietTime < settledQuietTime || wallQuietTime < settledQuietTime {
+                    next[entry.name] = known
+                }
                 continue
             }
-            let wallQuietTime = wallNow - entry.modificationTime
-            next[entry.name] = Sighting(fingerprint: fingerprint, firstSeen: monotonicNow,
-                                        quietAtFirstSight: max(.zero, wallQuietTime - forwardStep))
+            let quietAtFirstSight = max(.zero, wallQuietTime - forwardStep)
+            if quietAtFirstSight < settledQuietTime || wallQuietTime < settledQuietTime {
+                next[entry.name] = Sighting(fingerprint: fingerprint, firstSeen: monotonicNow,
+                                            quietAtFirstSight: quietAtFirstSight)
+            }
             if wallQuietTime < .zero {
                 futureDated.append(FutureDatedFile(name: entry.name, skew: .zero - wallQuietTime))
             }
@@ -123,7 +141,8 @@ public struct SettleObservations: Sendable {
     }
 
     /// How long `entry` has been quiet: its wall-clock quiet time at first sight plus the time
-    /// it has been seen unchanged since; nil when this fingerprint was not observed.
+    /// it has been seen unchanged since; nil when this fingerprint is not remembered (never
+    /// observed, or settled by both clocks and forgotten).
     public func quietTime(of entry: FolderEntry, monotonicNow: MonotonicTime) -> Duration? {
         guard let known = sightings[entry.name], known.fingerprint == entry.fingerprint else { return nil }
         return known.quietAtFirstSight + (monotonicNow - known.firstSeen)
