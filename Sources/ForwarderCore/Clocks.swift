@@ -60,15 +60,11 @@ public enum EventAgeSource: String, CaseIterable, Hashable, Sendable {
 /// monotonic clock; so a wall clock stepped later neither holds a file (a step back, or a file
 /// copied from a PC that was ahead) nor settles a file still being written (a step forward).
 ///
-/// It keeps only files whose verdict the wall clock alone could get wrong: a file is forgotten
-/// once both its observed quiet time and its wall-clock quiet time reach the longest quiet time
-/// the planner judges (`ScanPolicy.longestJudgedQuietTime`), and from then on the wall-clock
-/// rule settles it, as it would any file first seen that old. So a steady folder costs no
-/// memory per file. A settled file that changes has a new fingerprint, which is judged as a
-/// file first seen: remembered again while its modification time is recent. A file listed
-/// again after a step back of the wall clock that makes it look recent is remembered again
-/// from that listing, so it is held at most the quiescence period (the grace period for a
-/// binary without report), not until the wall clock catches up.
+/// A file whose observed quiet time reaches the longest quiet time the planner judges
+/// (`ScanPolicy.longestJudgedQuietTime`) stays settled while its fingerprint is unchanged, so
+/// it keeps no sighting: only a 64-bit hash of its name and fingerprint, in a set, so that a
+/// step of the wall clock cannot make it look recent again. A settled file that changes has a
+/// new fingerprint, hence a new hash: it is judged as a file first seen.
 public struct SettleObservations: Sendable {
     private struct Sighting {
         var fingerprint: FileFingerprint
@@ -78,13 +74,25 @@ public struct SettleObservations: Sendable {
     }
 
     private var sightings: [String: Sighting] = [:]
+    /// Hashes of the name and fingerprint of each listed file that settled; a collision (one
+    /// in 2⁶⁴ per pair) would only settle a changed file early.
+    private var settled: Set<Int> = []
+    /// The policy's longest judged quiet time at the last listing: a settled file is at least this quiet.
+    private var settledQuietTime = Duration.zero
     /// The clocks at the previous listing, to tell how far the wall clock stepped since.
     private var previousListing: (wall: FileTime, monotonic: MonotonicTime)?
 
     public init() {}
 
-    /// How many files are remembered: those listed and not yet settled by both clocks.
+    /// How many files are remembered with a sighting: those listed and not yet settled.
     public var count: Int { sightings.count }
+
+    private static func settledKey(name: String, fingerprint: FileFingerprint) -> Int {
+        var hasher = Hasher()
+        hasher.combine(name)
+        hasher.combine(fingerprint)
+        return hasher.finalize()
+    }
 
     /// A file first seen ahead of the wall clock: the caller logs it once as clock skew.
     public struct FutureDatedFile: Hashable, Sendable {
@@ -114,38 +122,55 @@ public struct SettleObservations: Sendable {
         }
         previousListing = (wallNow, monotonicNow)
         let settledQuietTime = policy.longestJudgedQuietTime
-        // Only files not yet settled are kept, so this stays small however large the folder.
+        self.settledQuietTime = settledQuietTime
+        // Only files not yet settled keep a sighting, so this stays small however large the folder.
         var next: [String: Sighting] = [:]
+        var nextSettled = Set<Int>(minimumCapacity: settled.count)
         var futureDated: [FutureDatedFile] = []
         for entry in entries where entry.kind == .regularFile {
             let wallQuietTime = wallNow - entry.modificationTime
             let fingerprint = entry.fingerprint
+            let key = Self.settledKey(name: entry.name, fingerprint: fingerprint)
+            if settled.contains(key) {
+                nextSettled.insert(key)
+                continue
+            }
             if let known = sightings[entry.name], known.fingerprint == fingerprint {
-                let observedQuietTime = known.quietAtFirstSight + (monotonicNow - known.firstSeen)
-                if observedQuietTime < settledQuietTime || wallQuietTime < settledQuietTime {
+                if known.quietAtFirstSight + (monotonicNow - known.firstSeen) < settledQuietTime {
                     next[entry.name] = known
+                } else {
+                    nextSettled.insert(key)
                 }
                 continue
             }
             let quietAtFirstSight = max(.zero, wallQuietTime - forwardStep)
-            if quietAtFirstSight < settledQuietTime || wallQuietTime < settledQuietTime {
+            if quietAtFirstSight < settledQuietTime {
                 next[entry.name] = Sighting(fingerprint: fingerprint, firstSeen: monotonicNow,
                                             quietAtFirstSight: quietAtFirstSight)
+            } else {
+                nextSettled.insert(key)
             }
             if wallQuietTime < .zero {
                 futureDated.append(FutureDatedFile(name: entry.name, skew: .zero - wallQuietTime))
             }
         }
         sightings = next
+        settled = nextSettled
         return futureDated
     }
 
     /// How long `entry` has been quiet: its wall-clock quiet time at first sight plus the time
-    /// it has been seen unchanged since; nil when this fingerprint is not remembered (never
-    /// observed, or settled by both clocks and forgotten).
+    /// it has been seen unchanged since; for a settled file, the longest judged quiet time (it
+    /// is at least that quiet, and no verdict needs more); nil when this fingerprint was not
+    /// observed.
     public func quietTime(of entry: FolderEntry, monotonicNow: MonotonicTime) -> Duration? {
-        guard let known = sightings[entry.name], known.fingerprint == entry.fingerprint else { return nil }
-        return known.quietAtFirstSight + (monotonicNow - known.firstSeen)
+        if let known = sightings[entry.name], known.fingerprint == entry.fingerprint {
+            return known.quietAtFirstSight + (monotonicNow - known.firstSeen)
+        }
+        guard !settled.isEmpty, settled.contains(Self.settledKey(name: entry.name, fingerprint: entry.fingerprint)) else {
+            return nil
+        }
+        return settledQuietTime
     }
 }
 
