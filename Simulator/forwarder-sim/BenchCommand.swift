@@ -71,6 +71,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Only the full forward, with event-forwarder once and forwarder-sim serve each in its own process: events/s and each one's CPU per event.")
     var processes = false
 
+    @Flag(help: "Only the steady pass in process against find -printf, run alternately: their ratio (target ≤ 1.3×).")
+    var steadyVsFind = false
+
+    @Option(help: "With --steady-vs-find: time this existing folder instead of generating one (only read; its state goes in the work folder).")
+    var existingFolder: String?
+
     @Flag(help: "Keep the generated folders and states, and print where they are.")
     var keep = false
 
@@ -117,6 +123,13 @@ struct BenchCommand: AsyncParsableCommand {
 
         if processes {
             let rows = try ProcessForwardBench(eventCount: eventCount, repeatCount: repeatCount, seed: chosenSeed, root: root).run()
+            print(BenchTable.text(rows), terminator: "")
+            if let markdown { try BenchTable.markdown(rows).write(toFile: markdown, atomically: true, encoding: .utf8) }
+            return
+        }
+        if steadyVsFind {
+            let rows = try await SteadyVsFindBench(eventCount: eventCount, repeatCount: repeatCount, seed: chosenSeed, root: root,
+                                             existingFolder: existingFolder).run()
             print(BenchTable.text(rows), terminator: "")
             if let markdown { try BenchTable.markdown(rows).write(toFile: markdown, atomically: true, encoding: .utf8) }
             return
@@ -188,6 +201,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if quick { arguments.append("--quick") }
         if processes { arguments.append("--processes") }
+        if steadyVsFind { arguments.append("--steady-vs-find") }
+        if let existingFolder { arguments += ["--existing-folder", existingFolder] }
         if let largeStateRecordsOption { arguments += ["--large-state-records", "\(largeStateRecordsOption)"] }
         if let pythonReference { arguments += ["--python-reference", "\(pythonReference)"] }
         return arguments.joined(separator: " ")

@@ -53,13 +53,18 @@ public enum EventAgeSource: String, CaseIterable, Hashable, Sendable {
     }
 }
 
-/// What the forwarder saw of each listed file, and since when on the monotonic clock.
+/// What the forwarder saw of each listed file not yet settled, and since when on the monotonic clock.
 ///
 /// This is the settle memory. A file's quiet time is taken from the wall clock once, when its
 /// fingerprint (size, modification time, identity) is first seen, and from then on grows on the
 /// monotonic clock; so a wall clock stepped later neither holds a file (a step back, or a file
 /// copied from a PC that was ahead) nor settles a file still being written (a step forward).
-/// It lives in the forwarder between passes and keeps only names still listed.
+///
+/// A file whose observed quiet time reaches the longest quiet time the planner judges
+/// (`ScanPolicy.longestJudgedQuietTime`) stays settled while its fingerprint is unchanged, so
+/// it keeps no sighting: only a 64-bit hash of its name and fingerprint, in a set, so that a
+/// step of the wall clock cannot make it look recent again. A settled file that changes has a
+/// new fingerprint, hence a new hash: it is judged as a file first seen.
 public struct SettleObservations: Sendable {
     private struct Sighting {
         var fingerprint: FileFingerprint
@@ -69,12 +74,25 @@ public struct SettleObservations: Sendable {
     }
 
     private var sightings: [String: Sighting] = [:]
+    /// Hashes of the name and fingerprint of each listed file that settled; a collision (one
+    /// in 2⁶⁴ per pair) would only settle a changed file early.
+    private var settled: Set<Int> = []
+    /// The policy's longest judged quiet time at the last listing: a settled file is at least this quiet.
+    private var settledQuietTime = Duration.zero
     /// The clocks at the previous listing, to tell how far the wall clock stepped since.
     private var previousListing: (wall: FileTime, monotonic: MonotonicTime)?
 
     public init() {}
 
+    /// How many files are remembered with a sighting: those listed and not yet settled.
     public var count: Int { sightings.count }
+
+    private static func settledKey(name: String, fingerprint: FileFingerprint) -> Int {
+        var hasher = Hasher()
+        hasher.combine(name)
+        hasher.combine(fingerprint)
+        return hasher.finalize()
+    }
 
     /// A file first seen ahead of the wall clock: the caller logs it once as clock skew.
     public struct FutureDatedFile: Hashable, Sendable {
@@ -88,45 +106,71 @@ public struct SettleObservations: Sendable {
         }
     }
 
-    /// Records one listing taken at `wallNow` and `monotonicNow`, forgetting names no longer listed.
+    /// Records one listing taken at `wallNow` and `monotonicNow`, forgetting names no longer
+    /// listed and files settled by both clocks for `policy`'s longest judged quiet time.
     ///
     /// A fingerprint first seen after the wall clock stepped forward since the previous listing
     /// gets no credit for the step: its modification time may predate the step, which would
     /// make a file written a moment ago look long settled. Returns the regular files whose
     /// modification time is ahead of the wall clock and whose fingerprint is new, so each is
     /// reported once (again only if it changes).
-    public mutating func observe(_ entries: [FolderEntry], wallNow: FileTime,
-                                 monotonicNow: MonotonicTime) -> [FutureDatedFile] {
+    public mutating func observe(_ entries: [FolderEntry], wallNow: FileTime, monotonicNow: MonotonicTime,
+                                 policy: ScanPolicy) -> [FutureDatedFile] {
         var forwardStep = Duration.zero
         if let previousListing {
             forwardStep = max(.zero, (wallNow - previousListing.wall) - (monotonicNow - previousListing.monotonic))
         }
         previousListing = (wallNow, monotonicNow)
+        let settledQuietTime = policy.longestJudgedQuietTime
+        self.settledQuietTime = settledQuietTime
+        // Only files not yet settled keep a sighting, so this stays small however large the folder.
         var next: [String: Sighting] = [:]
-        next.reserveCapacity(entries.count)
+        var nextSettled = Set<Int>(minimumCapacity: settled.count)
         var futureDated: [FutureDatedFile] = []
         for entry in entries where entry.kind == .regularFile {
+            let wallQuietTime = wallNow - entry.modificationTime
             let fingerprint = entry.fingerprint
-            if let known = sightings[entry.name], known.fingerprint == fingerprint {
-                next[entry.name] = known
+            let key = Self.settledKey(name: entry.name, fingerprint: fingerprint)
+            if settled.contains(key) {
+                nextSettled.insert(key)
                 continue
             }
-            let wallQuietTime = wallNow - entry.modificationTime
-            next[entry.name] = Sighting(fingerprint: fingerprint, firstSeen: monotonicNow,
-                                        quietAtFirstSight: max(.zero, wallQuietTime - forwardStep))
+            if let known = sightings[entry.name], known.fingerprint == fingerprint {
+                if known.quietAtFirstSight + (monotonicNow - known.firstSeen) < settledQuietTime {
+                    next[entry.name] = known
+                } else {
+                    nextSettled.insert(key)
+                }
+                continue
+            }
+            let quietAtFirstSight = max(.zero, wallQuietTime - forwardStep)
+            if quietAtFirstSight < settledQuietTime {
+                next[entry.name] = Sighting(fingerprint: fingerprint, firstSeen: monotonicNow,
+                                            quietAtFirstSight: quietAtFirstSight)
+            } else {
+                nextSettled.insert(key)
+            }
             if wallQuietTime < .zero {
                 futureDated.append(FutureDatedFile(name: entry.name, skew: .zero - wallQuietTime))
             }
         }
         sightings = next
+        settled = nextSettled
         return futureDated
     }
 
     /// How long `entry` has been quiet: its wall-clock quiet time at first sight plus the time
-    /// it has been seen unchanged since; nil when this fingerprint was not observed.
+    /// it has been seen unchanged since; for a settled file, the longest judged quiet time (it
+    /// is at least that quiet, and no verdict needs more); nil when this fingerprint was not
+    /// observed.
     public func quietTime(of entry: FolderEntry, monotonicNow: MonotonicTime) -> Duration? {
-        guard let known = sightings[entry.name], known.fingerprint == entry.fingerprint else { return nil }
-        return known.quietAtFirstSight + (monotonicNow - known.firstSeen)
+        if let known = sightings[entry.name], known.fingerprint == entry.fingerprint {
+            return known.quietAtFirstSight + (monotonicNow - known.firstSeen)
+        }
+        guard !settled.isEmpty, settled.contains(Self.settledKey(name: entry.name, fingerprint: entry.fingerprint)) else {
+            return nil
+        }
+        return settledQuietTime
     }
 }
 

@@ -17,11 +17,13 @@ public enum EventFileRules {
     ]
 
     /// True when `name` has the event-binary shape and an extension that is not excluded.
+    ///
+    /// Allocates nothing: a pass asks this of every listed name.
     public static func isEventBinary(_ name: some StringProtocol) -> Bool {
         let bytes = name.utf8
         guard bytes.count == 12 || bytes.count == 13 else { return false }
         var index = 0
-        var extensionBytes: [UInt8] = []
+        var packedExtension: UInt32 = 0
         for byte in bytes {
             switch index {
             case 0: guard isLetter(byte) else { return false }
@@ -30,12 +32,18 @@ public enum EventFileRules {
             case 8: guard byte == UInt8(ascii: ".") else { return false }
             default:
                 guard isAlphanumeric(byte) else { return false }
-                extensionBytes.append(isLetter(byte) ? byte & 0xDF : byte)
+                packedExtension = packedExtension << 8 | UInt32(isLetter(byte) ? byte & 0xDF : byte)
             }
             index += 1
         }
-        return !excludedExtensions.contains(String(decoding: extensionBytes, as: UTF8.self))
+        return !excludedShapedExtensions.contains(packedExtension)
     }
+
+    /// The excluded extensions an event-binary shape can have (three or four characters), each
+    /// packed into a word as `isEventBinary` packs a name's.
+    private static let excludedShapedExtensions: Set<UInt32> = Set(excludedExtensions.lazy
+        .filter { (3...4).contains($0.utf8.count) }
+        .map { $0.utf8.reduce(UInt32(0)) { $0 << 8 | UInt32($1) } })
 
     /// The report names a binary may have, in order of preference.
     ///
@@ -66,7 +74,11 @@ public enum EventFileRules {
     /// strings by canonical equivalence, so a name starting with the Kelvin sign (U+212A) would
     /// otherwise pair with the binary whose name starts with `K` and be sent as its report.
     public static func isReportName(_ name: some StringProtocol) -> Bool {
-        name.utf8.allSatisfy { $0 < 0x80 } && caseFoldedKey(name).hasSuffix(".TXT")
+        let bytes = name.utf8
+        guard bytes.count >= 4, bytes.allSatisfy({ $0 < 0x80 }) else { return false }
+        return zip(bytes.suffix(4), ".TXT".utf8).allSatisfy { byte, expected in
+            (isLetter(byte) ? byte & 0xDF : byte) == expected
+        }
     }
 
     private static func isLetter(_ byte: UInt8) -> Bool {

@@ -98,12 +98,14 @@ public struct FolderEntry: Hashable, Sendable {
         case other
     }
 
+    // The one-byte `kind` last: declared after the name it would pad every entry of a listing
+    // from 56 bytes to 64.
     public var name: String
-    public var kind: Kind
     public var byteCount: Int64
     public var modificationTime: FileTime
     /// Nil where the platform cannot tell; the digest cache then relies on size and time.
     public var identity: FileIdentity?
+    public var kind: Kind
 
     public init(name: String, kind: Kind = .regularFile, byteCount: Int64, modificationTime: FileTime,
                 identity: FileIdentity? = nil) {

@@ -22,6 +22,10 @@ public struct ScanPolicy: Hashable, Sendable {
         self.eventAgeSource = eventAgeSource
     }
 
+    /// The longest quiet time the planner compares a file's with (the quiescence period, or the
+    /// report grace period): a file quiet this long has every quiet-time verdict settled.
+    public var longestJudgedQuietTime: Duration { max(quiescencePeriod, reportGracePeriod) }
+
     /// Whether `binary` is older than the age window at `now`, by the configured age source.
     public func isTooOld(_ binary: FolderEntry, now: FileTime) -> Bool {
         eventAgeSource.eventTime(of: binary) < now - maximumEventAge
@@ -179,10 +183,11 @@ public enum ScanPlanner {
                             acceptedRecord: (EventDigest) -> ForwardRecord?,
                             deliveryAttempts: (String) -> DeliveryAttempts? = { _ in nil }) -> ScanPlan {
         var skips: [SkipReason: Int] = [:]
-        // Positions in `entries` rather than copies of them: at 100,000 events the copies made the
-        // planner the largest user of memory in `status`.
-        var reportsByKey: [String: Int] = [:]
-        var binaries: [Int] = []
+        // Positions in `entries` rather than copies of them, and reports keyed by a packed binary
+        // name rather than a heap string: at 100,000 events the copies and then the strings made
+        // the planner a large user of memory in `status` and `once`.
+        var reports = ReportIndex()
+        var binaries: [Int32] = []
         var reportCount = 0
         for (position, entry) in entries.enumerated() {
             guard entry.kind == .regularFile else {
@@ -190,21 +195,22 @@ public enum ScanPlanner {
                 continue
             }
             if EventFileRules.isEventBinary(entry.name) {
-                binaries.append(position)
+                binaries.append(Int32(position))
             } else if EventFileRules.isReportName(entry.name) {
-                reportsByKey[EventFileRules.caseFoldedKey(entry.name)] = position
+                reports.insert(reportName: entry.name, at: position)
                 reportCount += 1
             } else {
                 skips[.notAnEvent, default: 0] += 1
             }
         }
+        reports.seal()
 
         func quietTime(_ entry: FolderEntry) -> Duration {
             SettleRule.quietTime(of: entry, wallNow: now, monotonicNow: monotonicNow, observations: observations)
         }
         var candidates: [UploadCandidate] = []
         var soonestBackingOff: (until: FileTime, candidate: UploadCandidate)?
-        for binary in binaries.lazy.map({ entries[$0] }) {
+        for binary in binaries.lazy.map({ entries[Int($0)] }) {
             if policy.isTooOld(binary, now: now) {
                 skips[.tooOld, default: 0] += 1
                 continue
@@ -215,8 +221,7 @@ public enum ScanPlanner {
                 continue
             }
             // The ACH name is preferred; the first name that exists decides, settled or not.
-            let report = EventFileRules.reportNames(forBinary: binary.name).lazy
-                .compactMap { reportsByKey[EventFileRules.caseFoldedKey($0)].map { entries[$0] } }.first
+            let report = reports.reportPosition(forBinary: binary.name).map { entries[$0] }
             if let report, quietTime(report) < policy.quiescencePeriod {
                 skips[.reportNotQuiescent, default: 0] += 1
                 continue

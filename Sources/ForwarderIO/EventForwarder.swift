@@ -17,7 +17,7 @@ public actor EventForwarder {
     public let dryRun: Bool
     let logger: Logger
     var cache: DigestCache
-    /// Since when, on the monotonic clock, each listed file has been seen unchanged.
+    /// Since when, on the monotonic clock, each listed file not yet settled has been seen unchanged.
     private var observations = SettleObservations()
     private var stopRequested = false
     /// Records between two syncs inside one long pass; the pass also syncs at its end.
@@ -108,7 +108,7 @@ public actor EventForwarder {
         }
         let entries = try folder.listEntries()
         let monotonicNow = clock.monotonicNow()
-        for file in observations.observe(entries, wallNow: now, monotonicNow: monotonicNow) {
+        for file in observations.observe(entries, wallNow: now, monotonicNow: monotonicNow, policy: policy) {
             logger.warning("clock skew: file is dated \(Int(file.skew.secondsValue.rounded())) s ahead of this PC's clock; it is sent once it has stayed unchanged for the quiescence period",
                            metadata: ["event.name": "\(file.name)", "clock.skew_seconds": "\(file.skew.secondsValue)"])
         }

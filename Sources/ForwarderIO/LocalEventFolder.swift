@@ -79,8 +79,13 @@ public struct LocalEventFolder: EventFolder {
         guard let directory = opendir(path) else { throw Self.folderError(errno, path: path, isFolder: true) }
         defer { closedir(directory) }
         let directoryDescriptor = dirfd(directory)
+        // Count the names first and reserve exactly: an array grown by doubling briefly holds its
+        // old and new storage, which at 200,000 entries was the peak of a steady pass.
+        var nameCount = 0
+        while readdir(directory) != nil { nameCount += 1 }
+        rewinddir(directory)
         var entries: [FolderEntry] = []
-        entries.reserveCapacity(1024)
+        entries.reserveCapacity(nameCount)
         while true {
             errno = 0
             guard let entry = readdir(directory) else {

@@ -20,7 +20,7 @@ struct TwoClockWorld {
     /// Records the current listing, as the forwarder does at the start of a pass.
     @discardableResult
     mutating func observe() -> [SettleObservations.FutureDatedFile] {
-        observations.observe(entries, wallNow: wallNow, monotonicNow: monotonicNow)
+        observations.observe(entries, wallNow: wallNow, monotonicNow: monotonicNow, policy: policy)
     }
 
     /// Time passes on both clocks.
