@@ -43,41 +43,37 @@ struct JSONReader {
     /// Visits each member of the object that starts here, with its key; `body` must consume
     /// the member's value.
     mutating func forEachMember(_ body: (inout JSONReader, String) throws -> Void) throws {
-        try expect(UInt8(ascii: "{"), "an object")
-        if peekNonWhitespace() == UInt8(ascii: "}") {
-            position += 1
-            return
-        }
-        while true {
-            guard peekNonWhitespace() == UInt8(ascii: "\"") else { throw Malformed(offset: position, expected: "a member name") }
-            let key = try string()
-            try expect(UInt8(ascii: ":"), "':'")
-            try body(&self, key)
-            switch peekNonWhitespace() {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "}"):
-                position += 1
-                return
-            default: throw Malformed(offset: position, expected: "',' or '}'")
+        try forEachItem(between: UInt8(ascii: "{"), and: UInt8(ascii: "}"), of: "an object") { reader in
+            guard reader.peekNonWhitespace() == UInt8(ascii: "\"") else {
+                throw Malformed(offset: reader.position, expected: "a member name")
             }
+            let key = try reader.string()
+            try reader.expect(UInt8(ascii: ":"), "':'")
+            try body(&reader, key)
         }
     }
 
     /// Visits each element of the array that starts here; `body` must consume the element.
     mutating func forEachElement(_ body: (inout JSONReader) throws -> Void) throws {
-        try expect(UInt8(ascii: "["), "an array")
-        if peekNonWhitespace() == UInt8(ascii: "]") {
+        try forEachItem(between: UInt8(ascii: "["), and: UInt8(ascii: "]"), of: "an array", body)
+    }
+
+    /// The comma-separated items between `open` and `close`, each read by `item`.
+    private mutating func forEachItem(between open: UInt8, and close: UInt8, of container: String,
+                                      _ item: (inout JSONReader) throws -> Void) throws {
+        try expect(open, container)
+        if peekNonWhitespace() == close {
             position += 1
             return
         }
         while true {
-            try body(&self)
+            try item(&self)
             switch peekNonWhitespace() {
             case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "]"):
+            case close:
                 position += 1
                 return
-            default: throw Malformed(offset: position, expected: "',' or ']'")
+            default: throw Malformed(offset: position, expected: "',' or '\(Character(Unicode.Scalar(close)))'")
             }
         }
     }
