@@ -112,12 +112,17 @@ public final class HTTPEventUploader: EventUploader {
     /// from the `Data` they were read into.
     static func buffer(holding body: MultipartFormBody) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: body.byteCount)
+        write(body, into: &buffer)
+        return buffer
+    }
+
+    /// Appends the body's bytes to `buffer`: its framing and each file's contents, in order.
+    static func write(_ body: MultipartFormBody, into buffer: inout ByteBuffer) {
         for part in body.parts {
             buffer.writeBytes(part.head)
             part.contents.withUnsafeBytes { _ = buffer.writeBytes($0) }
         }
         buffer.writeBytes(body.closing)
-        return buffer
     }
 
     /// Closes the kept-alive connections; call once, when the forwarder stops.
@@ -169,7 +174,8 @@ public final class HTTPEventUploader: EventUploader {
             headers.append(("Accept", "application/json"))
             headers.append(("User-Agent", ImportContract.userAgent))
             if let authorization { headers.append(("Authorization", authorization)) }
-            let reply = try await client.post(target: url == endpoint ? endpointTarget : Self.requestTarget(url), headers: headers, body: body)
+            let target = url == endpoint ? endpointTarget : Self.requestTarget(url)
+            let reply = try await client.post(target: target, headers: headers, body: body)
             return Answer(status: reply.status, retryAfter: reply.retryAfter, body: Data(reply.body))
         case .asyncHTTPClient(let client):
             var httpRequest = HTTPClientRequest(url: url)

@@ -101,13 +101,7 @@ final class LeanHTTPClient: Sendable {
         head += "Content-Length: \(body?.byteCount ?? 0)\r\n\r\n"
         var buffer = ByteBufferAllocator().buffer(capacity: head.utf8.count + (body?.byteCount ?? 0))
         buffer.writeString(head)
-        if let body {
-            for part in body.parts {
-                buffer.writeBytes(part.head)
-                part.contents.withUnsafeBytes { _ = buffer.writeBytes($0) }
-            }
-            buffer.writeBytes(body.closing)
-        }
+        if let body { HTTPEventUploader.write(body, into: &buffer) }
         return buffer
     }
 
