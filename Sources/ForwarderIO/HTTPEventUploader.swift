@@ -18,6 +18,8 @@ public final class HTTPEventUploader: EventUploader {
     private let authorization: String?
     /// The import URL for `serialHint`, built once: requests with another hint build their own.
     private let endpoint: String
+    /// The path and query of `endpoint`, as the lean client's request line carries them.
+    private let endpointTarget: String
     private let transport: Transport
     /// The largest reply body read; a real reply is a few hundred bytes.
     private static let replyByteLimit = 1 << 20
@@ -34,6 +36,7 @@ public final class HTTPEventUploader: EventUploader {
         self.requestTimeout = requestTimeout
         self.authorization = bearerToken.map { "Bearer " + $0.secret }
         endpoint = ImportContract.endpoint(baseURL: baseURL, serialHint: serialHint)
+        endpointTarget = Self.requestTarget(endpoint)
         if let plain = Self.plainHTTPAddress(endpoint) {
             transport = .lean(LeanHTTPClient(host: plain.host, port: plain.port, requestTimeout: requestTimeout,
                                              replyByteLimit: Self.replyByteLimit,
@@ -98,8 +101,7 @@ public final class HTTPEventUploader: EventUploader {
     /// stores nothing (it answers 4xx for the missing `files` field).
     public func probe() async -> ServerProbeOutcome {
         do {
-            let answer = try await exchange(url: ImportContract.endpoint(baseURL: baseURL, serialHint: serialHint),
-                                            contentType: nil, body: ByteBuffer())
+            let answer = try await exchange(url: ImportContract.endpoint(baseURL: baseURL, serialHint: serialHint), body: nil)
             return .answered(status: answer.status)
         } catch {
             return .noAnswer(detail: "\(error)")
@@ -110,12 +112,17 @@ public final class HTTPEventUploader: EventUploader {
     /// from the `Data` they were read into.
     static func buffer(holding body: MultipartFormBody) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: body.byteCount)
+        write(body, into: &buffer)
+        return buffer
+    }
+
+    /// Appends the body's bytes to `buffer`: its framing and each file's contents, in order.
+    static func write(_ body: MultipartFormBody, into buffer: inout ByteBuffer) {
         for part in body.parts {
             buffer.writeBytes(part.head)
             part.contents.withUnsafeBytes { _ = buffer.writeBytes($0) }
         }
         buffer.writeBytes(body.closing)
-        return buffer
     }
 
     /// Closes the kept-alive connections; call once, when the forwarder stops.
@@ -131,9 +138,9 @@ public final class HTTPEventUploader: EventUploader {
         let hint = request.serialHint ?? serialHint
         let url = hint == serialHint ? endpoint : ImportContract.endpoint(baseURL: baseURL, serialHint: hint)
         do {
-            let answer = try await exchange(url: url, contentType: body.contentType, body: Self.buffer(holding: body))
+            let answer = try await exchange(url: url, body: body)
             return ImportReplyClassifier.classify(status: answer.status, retryAfterHeader: answer.retryAfter,
-                                                  body: Data(answer.body.readableBytesView), binaryName: request.binary.name)
+                                                  body: answer.body, binaryName: request.binary.name)
         } catch let error as HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout:
@@ -154,34 +161,35 @@ public final class HTTPEventUploader: EventUploader {
     private struct Answer {
         var status: Int
         var retryAfter: String?
-        var body: ByteBuffer
+        var body: Data
     }
 
-    /// POSTs `body` to `url` with the forwarder's headers and reads the whole reply.
-    private func exchange(url: String, contentType: String?, body: ByteBuffer) async throws -> Answer {
+    /// POSTs `body` (none: an empty body) to `url` with the forwarder's headers and reads the whole reply.
+    private func exchange(url: String, body: MultipartFormBody?) async throws -> Answer {
         switch transport {
         case .lean(let client):
-            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: Self.requestTarget(url))
-            head.headers.reserveCapacity(6)
-            if let contentType { head.headers.add(name: "Content-Type", value: contentType) }
-            head.headers.add(name: "Accept", value: "application/json")
-            head.headers.add(name: "User-Agent", value: ImportContract.userAgent)
-            if let authorization { head.headers.add(name: "Authorization", value: authorization) }
-            let reply = try await client.send(head, body: body)
-            return Answer(status: reply.status, retryAfter: reply.retryAfter, body: reply.body)
+            var headers: [(name: String, value: String)] = []
+            headers.reserveCapacity(4)
+            if let body { headers.append(("Content-Type", body.contentType)) }
+            headers.append(("Accept", "application/json"))
+            headers.append(("User-Agent", ImportContract.userAgent))
+            if let authorization { headers.append(("Authorization", authorization)) }
+            let target = url == endpoint ? endpointTarget : Self.requestTarget(url)
+            let reply = try await client.post(target: target, headers: headers, body: body)
+            return Answer(status: reply.status, retryAfter: reply.retryAfter, body: Data(reply.body))
         case .asyncHTTPClient(let client):
             var httpRequest = HTTPClientRequest(url: url)
             httpRequest.method = .POST
             httpRequest.headers.reserveCapacity(4)
-            if let contentType { httpRequest.headers.add(name: "Content-Type", value: contentType) }
+            if let body { httpRequest.headers.add(name: "Content-Type", value: body.contentType) }
             httpRequest.headers.add(name: "Accept", value: "application/json")
             httpRequest.headers.add(name: "User-Agent", value: ImportContract.userAgent)
             if let authorization { httpRequest.headers.add(name: "Authorization", value: authorization) }
-            httpRequest.body = .bytes(body)
+            httpRequest.body = .bytes(body.map(Self.buffer(holding:)) ?? ByteBuffer())
             let response = try await client.execute(httpRequest, timeout: .nanoseconds(requestTimeout.wholeNanoseconds))
             let replyBody = try await response.body.collect(upTo: Self.replyByteLimit)
             return Answer(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
-                          body: replyBody)
+                          body: Data(replyBody.readableBytesView))
         }
     }
 }

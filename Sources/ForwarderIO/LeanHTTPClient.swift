@@ -1,6 +1,6 @@
+import ForwarderCore
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import Synchronization
 
@@ -10,22 +10,17 @@ import Synchronization
 /// AsyncHTTPClient, NIO and the kernel's socket path were three quarters of the forwarder's CPU
 /// per upload; most of AsyncHTTPClient's share is its per-request state machines and pool
 /// bookkeeping, which an uploader that posts one body and reads one short reply does not need.
+/// The request goes out as one buffer framed here (head and body), and the reply is read by
+/// `HTTPReplyReader`: NIO's HTTP codec was the largest part of what was left.
 /// `https` stays on AsyncHTTPClient (see `HTTPEventUploader`).
 final class LeanHTTPClient: Sendable {
     /// What the server answered.
-    struct Reply: Sendable {
-        var status: Int
-        var retryAfter: String?
-        var body: ByteBuffer
-        /// False when the server asked to close the connection after this reply.
-        var keepAlive: Bool
-    }
+    typealias Reply = HTTPReplyReader.Reply
 
     /// Why a request got no reply.
     enum Failure: Error, CustomStringConvertible {
         case timeout(Duration)
         case connectionClosed
-        case replyTooLarge(byteLimit: Int)
         case cancelled
         case shutDown
 
@@ -33,7 +28,6 @@ final class LeanHTTPClient: Sendable {
             switch self {
             case .timeout(let limit): return "no answer within \(limit)"
             case .connectionClosed: return "the connection closed before the reply ended"
-            case .replyTooLarge(let limit): return "the reply is longer than \(limit) bytes"
             case .cancelled: return "cancelled"
             case .shutDown: return "the client is shut down"
             }
@@ -71,20 +65,19 @@ final class LeanHTTPClient: Sendable {
         self.maximumIdleConnections = maximumIdleConnections
     }
 
-    /// Sends `head` (its `Host` and `Content-Length` are set here) with `body` and waits for the
-    /// whole reply, at most `requestTimeout` after the connection is ready.
-    func send(_ head: HTTPRequestHead, body: ByteBuffer) async throws -> Reply {
-        var head = head
-        head.headers.replaceOrAdd(name: "Host", value: port == 80 ? host : "\(host):\(port)")
-        head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+    /// POSTs `body` (none: an empty body) to `target` with `headers` and waits for the whole
+    /// reply, at most `requestTimeout` after the connection is ready. `Host` and
+    /// `Content-Length` are added here.
+    func post(target: String, headers: [(name: String, value: String)], body: MultipartFormBody?) async throws -> Reply {
+        let request = frame(target: target, headers: headers, body: body)
         let connection = try await lease()
         let timeout = TimeAmount.nanoseconds(requestTimeout.wholeNanoseconds)
         let promise = connection.channel.eventLoop.makePromise(of: Reply.self)
         let reply: Reply
         do {
             reply = try await withTaskCancellationHandler {
-                connection.channel.eventLoop.execute { [head] in
-                    connection.handler.value.start(head, body: body, timeout: timeout, requestTimeout: self.requestTimeout,
+                connection.channel.eventLoop.execute {
+                    connection.handler.value.start(request, timeout: timeout, requestTimeout: self.requestTimeout,
                                                    promise: promise)
                 }
                 return try await promise.futureResult.get()
@@ -98,6 +91,18 @@ final class LeanHTTPClient: Sendable {
         }
         giveBack(connection, keepAlive: reply.keepAlive)
         return reply
+    }
+
+    /// The request line, headers and body in one buffer allocated at its final size: each
+    /// file's bytes are copied once, from the `Data` they were read into.
+    private func frame(target: String, headers: [(name: String, value: String)], body: MultipartFormBody?) -> ByteBuffer {
+        var head = "POST \(target) HTTP/1.1\r\nHost: \(port == 80 ? host : "\(host):\(port)")\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        head += "Content-Length: \(body?.byteCount ?? 0)\r\n\r\n"
+        var buffer = ByteBufferAllocator().buffer(capacity: head.utf8.count + (body?.byteCount ?? 0))
+        buffer.writeString(head)
+        if let body { HTTPEventUploader.write(body, into: &buffer) }
+        return buffer
     }
 
     /// The host to connect to: a URL's IPv6 address without its brackets, any other host as is.
@@ -146,7 +151,6 @@ final class LeanHTTPClient: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(ExchangeHandler(replyByteLimit: byteLimit))
                 }
             }
@@ -171,21 +175,21 @@ final class LeanHTTPClient: Sendable {
     }
 }
 
-/// One request and its reply at a time on one connection: writes the request, gathers the reply,
+/// One request and its reply at a time on one connection: writes the request, reads the reply,
 /// and fails the exchange when the connection closes, errs or outlasts the timeout.
 private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private let replyByteLimit: Int
     private var context: ChannelHandlerContext?
     private var pending: EventLoopPromise<LeanHTTPClient.Reply>?
     private var timer: Scheduled<Void>?
-    private var head: HTTPResponseHead?
-    private var body: ByteBuffer?
+    private var reader: HTTPReplyReader
 
     init(replyByteLimit: Int) {
         self.replyByteLimit = replyByteLimit
+        reader = HTTPReplyReader(bodyByteLimit: replyByteLimit)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -197,50 +201,42 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
         self.context = nil
     }
 
-    func start(_ request: HTTPRequestHead, body requestBody: ByteBuffer, timeout: TimeAmount, requestTimeout: Duration,
+    func start(_ request: ByteBuffer, timeout: TimeAmount, requestTimeout: Duration,
                promise: EventLoopPromise<LeanHTTPClient.Reply>) {
         guard let context, context.channel.isActive, pending == nil else {
             promise.fail(LeanHTTPClient.Failure.connectionClosed)
             return
         }
         pending = promise
-        head = nil
-        body = nil
+        reader = HTTPReplyReader(bodyByteLimit: replyByteLimit)
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             finish(.failure(LeanHTTPClient.Failure.timeout(requestTimeout)))
             context.close(promise: nil)
         }
-        context.write(wrapOutboundOut(.head(request)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(requestBody))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let responseHead):
-            // An interim 1xx reply is followed by the real one.
-            if (100..<200).contains(responseHead.status.code) { return }
-            head = responseHead
-        case .body(var part):
-            if body == nil {
-                body = part
-            } else {
-                body!.writeBuffer(&part)
+        let bytes = unwrapInboundIn(data)
+        guard pending != nil else {
+            // Bytes nobody asked for: the connection cannot be trusted with the next request.
+            context.close(promise: nil)
+            return
+        }
+        do {
+            if let reply = try bytes.withUnsafeReadableBytes({ try reader.read($0) }) {
+                finish(.success(reply))
             }
-            if body!.readableBytes > replyByteLimit {
-                finish(.failure(LeanHTTPClient.Failure.replyTooLarge(byteLimit: replyByteLimit)))
-                context.close(promise: nil)
-            }
-        case .end:
-            guard let head else { return }
-            finish(.success(LeanHTTPClient.Reply(status: Int(head.status.code),
-                                                 retryAfter: head.headers.first(name: "Retry-After"),
-                                                 body: body ?? ByteBuffer(), keepAlive: head.isKeepAlive)))
+        } catch {
+            finish(.failure(error))
+            context.close(promise: nil)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        finish(.failure(LeanHTTPClient.Failure.connectionClosed))
+        if pending != nil {
+            finish(Result { try reader.readEnd() })
+        }
         context.fireChannelInactive()
     }
 
@@ -254,8 +250,6 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
         pending = nil
         timer?.cancel()
         timer = nil
-        head = nil
-        body = nil
         promise.completeWith(result)
     }
 }
