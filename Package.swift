@@ -86,6 +86,7 @@ let package = Package(
                 "ForwarderIO",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Simulator/ForwarderSimulation"

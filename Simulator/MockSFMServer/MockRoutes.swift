@@ -91,9 +91,7 @@ enum MockRoutes {
                 await SocketFaults.writeRaw(Data("HTTP/1.1 100 Continue\r\n\r\n".utf8), on: context.channel)
             }
             do {
-                // One buffer of the declared size: no regrowing while the pieces arrive.
-                var body = ByteBufferAllocator().buffer(capacity: max(declaredByteCount ?? 0, 0))
-                try await request.body.collect(upTo: limit, into: &body)
+                let body = try await collectBody(request.body, upTo: limit, declaredByteCount: declaredByteCount)
                 // Received when complete: the capacity model's wait starts then, not while the
                 // body was still arriving.
                 let completeAt = FileTime(Date())
@@ -129,6 +127,27 @@ enum MockRoutes {
             await SocketFaults.perform(fault, on: context.channel, hungConnections: hungConnections)
             // The connection is gone; Hummingbird's attempt to write this fails quietly.
             return Response(status: .internalServerError)
+        }
+    }
+
+    /// The request body, up to `limit` bytes; past it, `NIOTooManyBytesError`.
+    ///
+    /// A body that arrives in one piece (NIO reads up to 64 KB at a time, so an upload over
+    /// loopback often does) is that piece, not a copy; one that arrives in several is gathered
+    /// into one buffer of the declared size, so it is not regrown while the pieces arrive.
+    private static func collectBody(_ body: RequestBody, upTo limit: Int,
+                                    declaredByteCount: Int?) async throws -> ByteBuffer {
+        var pieces = body.makeAsyncIterator()
+        guard let first = try await pieces.next() else { return ByteBuffer() }
+        guard first.readableBytes <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
+        guard var piece = try await pieces.next() else { return first }
+        var gathered = ByteBufferAllocator().buffer(capacity: max(declaredByteCount ?? 0, first.readableBytes))
+        gathered.writeImmutableBuffer(first)
+        while true {
+            guard gathered.readableBytes + piece.readableBytes <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
+            gathered.writeImmutableBuffer(piece)
+            guard let next = try await pieces.next() else { return gathered }
+            piece = next
         }
     }
 

@@ -2,6 +2,7 @@ import ForwarderCore
 import ForwarderSimulation
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -57,7 +58,10 @@ public final class MockSFMServer: Sendable {
         let (boundPorts, boundPortContinuation) = AsyncStream<Int>.makeStream()
         let application = Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ClientCloseWatcher()])),
+            server: HTTPServerBuilder { responder in
+                EventLoopBoundChannel(inner: HTTP1Channel(
+                    responder: responder, configuration: .init(additionalChannelHandlers: [ClientCloseWatcher()])))
+            },
             configuration: .init(address: .hostname(host, port: port), serverName: "mock-sfm"),
             onServerRunning: { channel in
                 boundPortContinuation.yield(channel.localAddress?.port ?? port)

@@ -9,6 +9,8 @@ import Synchronization
 /// wait for the pool then answers nothing, and socket tests fail on what they did not test.
 /// Dispatch queues do not help: a concurrent queue shares the pool's threads. So the server
 /// gets its own threads, one per core, started on first use and kept for the process's life.
+/// Each connection's handler moves on to its event loop (`EventLoopBoundChannel`), which is not
+/// the pool either; the service group and the listener stay here.
 final class ServerExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     /// Guarded by `condition`.

@@ -346,4 +346,28 @@ struct ConcurrentUploadTests {
             #expect(world.store?.record(for: EventDigest(of: eventBytes(index)))?.fileName == eventName(index))
         }
     }
+
+    @Test("Seed-state: files hashed in runs on every core are recorded in listing order, a copy in a later run once, progress rising to the total")
+    func seedInListingOrder() async throws {
+        let world = try ForwarderWorld()
+        for index in 0..<300 { try world.event(index, ageSeconds: 1000, report: false) }
+        try world.write(eventName(300), eventBytes(3), ageSeconds: 1000)
+        let progressSeen = Mutex<[Int]>([])
+        let report = try await world.restartedForwarder().seedState { done, total in
+            #expect(total == 301)
+            progressSeen.withLock { $0.append(done) }
+        }
+        #expect(report.seeded == 300)
+        #expect(report.alreadyKnown == 1)
+        let progress = progressSeen.withLock { $0 }
+        #expect(progress == progress.sorted())
+        #expect(progress.last == 301)
+
+        let listed = try LocalEventFolder(path: world.folder.file("ach")).listEntries().map(\.name)
+        let copies = [eventName(3), eventName(300)].sorted { listed.firstIndex(of: $0)! < listed.firstIndex(of: $1)! }
+        let expectedOrder = listed.filter { $0 != copies[1] }
+        let journal = try String(contentsOfFile: world.statePath + ".journal", encoding: .utf8)
+        let recordedOrder = journal.split(separator: "\n").compactMap { line in expectedOrder.first { line.contains($0) } }
+        #expect(recordedOrder == expectedOrder)
+    }
 }

@@ -133,14 +133,16 @@ public struct ReportValue: Hashable, Sendable, Codable {
     /// Splits `0.0450 in/s`, `>100 Hz`, `<0.005 in/s`, `N/A`, `3.9`, `Passed`.
     public init(parsing text: String) {
         let bytes = Array(text.utf8)
-        let range = ReportParser.trimmed(0..<bytes.count, in: bytes)
-        self.init(bytes: bytes, range: range, raw: ReportParser.string(range, in: bytes))
+        self = bytes.withUnsafeBufferPointer { bytes in
+            let range = ReportParser.trimmed(0..<bytes.count, in: bytes)
+            return ReportValue(bytes: bytes, range: range, raw: ReportParser.string(range, in: bytes))
+        }
     }
 
     /// Parses the already trimmed `range` of a report's bytes, whose text is `raw`.
     ///
     /// Works on UTF-8 bytes: a report has dozens of values and the mock parses every upload's.
-    init(bytes: [UInt8], range: Range<Int>, raw: String) {
+    init(bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, raw: String) {
         self.raw = raw
         let upper = ReportParser.upper
         if (range.count == 3 && upper(bytes[range.lowerBound]) == UInt8(ascii: "N")

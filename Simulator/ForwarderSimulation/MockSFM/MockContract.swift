@@ -11,46 +11,53 @@ public enum MockContract {
 
     /// The 200 reply body: `{"count": N, "results": [row, …]}`, keys in the rows' declared order.
     ///
-    /// Written by hand: `JSONEncoder` was 3 % of the mock's CPU for a body of two rows.
+    /// Written by hand, as UTF-8 bytes: `JSONEncoder` was 3 % of the mock's CPU for a body of two
+    /// rows, and building it as a `String` scalar by scalar 2 %.
     static func replyBody(_ rows: [MockReplyRow]) -> Data {
-        var json = "{\"count\":\(rows.count),\"results\":["
+        var json: [UInt8] = []
+        json.reserveCapacity(64 + rows.count * 192)
+        func append(_ text: String) { json.append(contentsOf: text.utf8) }
+        append("{\"count\":\(rows.count),\"results\":[")
         for (index, row) in rows.enumerated() {
-            if index > 0 { json += "," }
-            json += "{\"filename\":"
+            if index > 0 { append(",") }
+            append("{\"filename\":")
             appendJSONString(row.filename, to: &json)
-            json += ",\"status\":"
+            append(",\"status\":")
             appendJSONString(row.status, to: &json)
-            if let filesize = row.filesize { json += ",\"filesize\":\(filesize)" }
-            if let inserted = row.inserted { json += ",\"inserted\":\(inserted)" }
-            if let skipped = row.skipped { json += ",\"skipped\":\(skipped)" }
+            if let filesize = row.filesize { append(",\"filesize\":\(filesize)") }
+            if let inserted = row.inserted { append(",\"inserted\":\(inserted)") }
+            if let skipped = row.skipped { append(",\"skipped\":\(skipped)") }
             if let detail = row.detail {
-                json += ",\"detail\":"
+                append(",\"detail\":")
                 appendJSONString(detail, to: &json)
             }
-            json += "}"
+            append("}")
         }
-        json += "]}"
-        return Data(json.utf8)
+        append("]}")
+        return Data(json)
     }
 
-    /// `text` as a JSON string literal: quotes, backslashes and control characters escaped.
-    static func appendJSONString(_ text: String, to json: inout String) {
-        json += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": json += "\\\""
-            case "\\": json += "\\\\"
-            case "\n": json += "\\n"
-            case "\r": json += "\\r"
-            case "\t": json += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+    /// `text` as a JSON string literal: quotes, backslashes and control characters escaped, every
+    /// other byte of its UTF-8 as it is.
+    static func appendJSONString(_ text: String, to json: inout [UInt8]) {
+        json.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): json.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): json.append(contentsOf: "\\\\".utf8)
+            case UInt8(ascii: "\n"): json.append(contentsOf: "\\n".utf8)
+            case UInt8(ascii: "\r"): json.append(contentsOf: "\\r".utf8)
+            case UInt8(ascii: "\t"): json.append(contentsOf: "\\t".utf8)
+            case ..<0x20:
+                let hexDigits = Array("0123456789abcdef".utf8)
+                json.append(contentsOf: "\\u00".utf8)
+                json.append(hexDigits[Int(byte >> 4)])
+                json.append(hexDigits[Int(byte & 0x0F)])
             default:
-                json.unicodeScalars.append(scalar)
+                json.append(byte)
             }
         }
-        json += "\""
+        json.append(UInt8(ascii: "\""))
     }
 }
 

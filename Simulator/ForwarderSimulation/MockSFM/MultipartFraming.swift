@@ -1,16 +1,18 @@
 import Foundation
 import NIOCore
+import NIOFoundationCompat
 
 /// Splits a `multipart/form-data` body into parts, accepting and refusing exactly what
 /// multipart-kit 4.7.1's `MultipartParser` (fed the whole body at once) accepts and refuses.
 ///
 /// The mock used multipart-kit until its parser was a third of the mock's CPU: it reads every
 /// body byte through a `ByteBuffer` and hands the body over in pieces at every carriage return.
-/// This reader searches the body with `memchr` for carriage returns and slices each part's
-/// body once. Everything else is multipart-kit's automaton step for step, quirks included (a
-/// `--boundary` anywhere in the preamble opens the first part; anything after the first `-`
-/// behind a boundary is epilogue; a part cut off before any of its headers or body bytes
-/// arrived is dropped silently), so that the mock keeps refusing what it refused before;
+/// This reader searches the body with `memchr` for carriage returns and hands each part's body
+/// out as a view of the request body's storage. Everything else is multipart-kit's automaton
+/// step for step, quirks included (a `--boundary` anywhere in the preamble opens the first
+/// part; anything after the first `-` behind a boundary is epilogue; a part cut off before any
+/// of its headers or body bytes arrived is dropped silently), so that the mock keeps refusing
+/// what it refused before;
 /// `MultipartFramingDifferentialTests` holds the two readers to the same verdicts.
 ///
 /// Callers refuse bodies whose header blocks hold bytes above 0x7F first
@@ -25,7 +27,7 @@ enum MultipartFraming {
     /// The parts of `body`, or the rejection the mock answers for a body it cannot frame.
     static func parts(of body: ByteBuffer, boundary: String) throws(MockRejection) -> [Part] {
         let outcome = body.withUnsafeReadableBytes { raw in
-            var reader = Reader(bytes: raw, boundary: Array("\r\n--\(boundary)".utf8))
+            var reader = Reader(source: body, bytes: raw, boundary: Array("\r\n--\(boundary)".utf8))
             return reader.run()
         }
         switch outcome {
@@ -51,6 +53,8 @@ enum MultipartFraming {
 
     /// One pass over the body; positions are byte offsets into it.
     private struct Reader {
+        /// The body whose readable bytes `bytes` are: parts' bodies share its storage.
+        let source: ByteBuffer
         let bytes: UnsafeRawBufferPointer
         /// `\r\n--` and the boundary: what ends a part's body.
         let delimiter: [UInt8]
@@ -61,7 +65,8 @@ enum MultipartFraming {
         var current = Part()
         var currentHasContent = false
 
-        init(bytes: UnsafeRawBufferPointer, boundary delimiter: [UInt8]) {
+        init(source: ByteBuffer, bytes: UnsafeRawBufferPointer, boundary delimiter: [UInt8]) {
+            self.source = source
             self.bytes = bytes
             self.delimiter = delimiter
         }
@@ -197,7 +202,10 @@ enum MultipartFraming {
                     searchFrom = candidate + matched
                     continue
                 }
-                current.body = Data(bytes: bytes.baseAddress! + bodyStart, count: candidate - bodyStart)
+                // A view of the body's storage, not a copy: the copies and the fresh pages they
+                // took were 3 % of the mock's CPU.
+                current.body = source.getData(at: source.readerIndex + bodyStart, length: candidate - bodyStart,
+                                              byteTransferStrategy: .noCopy) ?? Data()
                 parts.append(current)
                 current = Part()
                 currentHasContent = false

@@ -124,10 +124,31 @@ enum UploadReader {
     }
 
     /// True for a name without directories, parent references or control characters.
+    ///
+    /// An ASCII name (every name the forwarder sends) is checked byte by byte: Foundation's
+    /// substring search, which the other names still go through, was 2 % of the mock's CPU.
     static func isPlainFileName(_ name: String) -> Bool {
-        !name.contains("/") && !name.contains("\\") && !name.contains("..") && name != "."
+        if let plain = isPlainASCIIFileName(name) { return plain }
+        return !name.contains("/") && !name.contains("\\") && !name.contains("..") && name != "."
             && !name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
             && !name.hasPrefix(".") && !name.contains(":")
+    }
+
+    /// `isPlainFileName` for an ASCII name, where a substring is a byte sequence; nil for any
+    /// other name.
+    private static func isPlainASCIIFileName(_ name: String) -> Bool? {
+        // Only once every byte is known to be ASCII: in other names a combining mark after `.`
+        // or `/` makes Foundation's search miss it.
+        guard name.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        var previous: UInt8 = 0
+        for byte in name.utf8 {
+            switch byte {
+            case ..<0x20, 0x7F, UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: ":"): return false
+            case UInt8(ascii: ".") where previous == UInt8(ascii: "."): return false
+            default: previous = byte
+            }
+        }
+        return name.utf8.first != UInt8(ascii: ".")
     }
 }
 

@@ -45,10 +45,16 @@ public enum SimReportNames {
 
     /// The name with ASCII letters upper-cased and everything else left alone, for comparing
     /// names the way a Windows folder does.
+    ///
+    /// Folded byte by byte in UTF-8, where a byte below 0x80 is always a whole ASCII scalar: the
+    /// mock folds every uploaded name several times.
     public static func foldedCase(_ name: String) -> String {
-        String(String.UnicodeScalarView(name.unicodeScalars.map { scalar in
-            ("a"..."z").contains(scalar) ? Unicode.Scalar(scalar.value - 32)! : scalar
-        }))
+        String(unsafeUninitializedCapacity: name.utf8.count) { folded in
+            for (index, byte) in name.utf8.enumerated() {
+                folded[index] = (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) ? byte - 32 : byte
+            }
+            return name.utf8.count
+        }
     }
 
     /// Extensions of files that live beside events and are never events, although their 8.3
@@ -61,13 +67,18 @@ public enum SimReportNames {
     /// digits, four letters or digits, a dot, three or four letters or digits, any case) and an
     /// extension that is not a known non-event one.
     public static func looksLikeEventBinary(_ name: String) -> Bool {
-        let scalars = Array(foldedCase(name).unicodeScalars)
-        guard scalars.count == 12 || scalars.count == 13, scalars[8] == "." else { return false }
-        func isLetter(_ scalar: Unicode.Scalar) -> Bool { ("A"..."Z").contains(scalar) }
-        func isDigit(_ scalar: Unicode.Scalar) -> Bool { ("0"..."9").contains(scalar) }
-        guard isLetter(scalars[0]), scalars[1...3].allSatisfy(isDigit),
-              scalars[4...7].allSatisfy({ isLetter($0) || isDigit($0) }),
-              scalars[9...].allSatisfy({ isLetter($0) || isDigit($0) }) else { return false }
-        return !knownNonEventExtensions.contains(String(String.UnicodeScalarView(scalars[9...])))
+        // By UTF-8 bytes: every character the shape allows is ASCII, so a name with any other
+        // byte fails either way, and the mock asks this of every uploaded name.
+        var name = name
+        return name.withUTF8 { bytes in
+            guard bytes.count == 12 || bytes.count == 13, bytes[8] == UInt8(ascii: ".") else { return false }
+            func folded(_ byte: UInt8) -> UInt8 { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) ? byte - 32 : byte }
+            func isLetter(_ byte: UInt8) -> Bool { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(folded(byte)) }
+            func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+            guard isLetter(bytes[0]), bytes[1...3].allSatisfy(isDigit),
+                  bytes[4...7].allSatisfy({ isLetter($0) || isDigit($0) }),
+                  bytes[9...].allSatisfy({ isLetter($0) || isDigit($0) }) else { return false }
+            return !knownNonEventExtensions.contains(String(decoding: bytes[9...].map(folded), as: UTF8.self))
+        }
     }
 }
