@@ -1,7 +1,8 @@
 import ForwarderCore
 
 /// The state codec: every line it decodes survives a round trip, every line it refuses breaks
-/// the written format, and every value the forwarder can hold encodes to a line that decodes to it.
+/// the written format, and every value the forwarder can hold encodes to a line that decodes to
+/// it; the same for format-5 snapshots (`BinarySnapshot.swift`).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func stateCodecFuzzInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = UnsafeBufferPointer(start: data, count: size)
@@ -13,6 +14,8 @@ public func stateCodecFuzzInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CI
     var reader = FuzzBytes(input)
     checkEncodedRoundTrip(generatedLine(&reader))
     checkVersionOneImport(input)
+    checkBinarySnapshot(input)
+    checkBinarySnapshotRoundTrip(&reader)
     return 0
 }
 
@@ -57,7 +60,7 @@ private func checkEncodedRoundTrip(_ line: StateLine) {
 }
 
 /// The value as a state line keeps it: the last error flattened to one line.
-private func storedForm(_ line: StateLine) -> StateLine {
+func storedForm(_ line: StateLine) -> StateLine {
     guard case .attempts(var attempts) = line else { return line }
     attempts.lastError = RetryPlanner.oneLine(attempts.lastError)
     return .attempts(attempts)
@@ -79,7 +82,7 @@ private func renderTimes(_ line: StateLine) {
 }
 
 /// A line the forwarder could write: any times, counts and identities it can hold, any storable name.
-private func generatedLine(_ reader: inout FuzzBytes) -> StateLine {
+func generatedLine(_ reader: inout FuzzBytes) -> StateLine {
     let digest = EventDigest(hex: (0..<4).map { _ in hex16(reader.uint64()) }.joined())!
     var fileName = reader.text(maximumLength: 40)
     if !StateRecordCodec.isStorableFileName(fileName) { fileName = "T190LD5Q.LK0W" }

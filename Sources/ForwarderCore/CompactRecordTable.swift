@@ -10,7 +10,7 @@
 /// answers the record stored last under a name, which is what the digest cache needs.
 public struct CompactRecordTable: Sendable {
     /// One record, fixed size: 72 bytes.
-    private struct Row {
+    struct Row {
         var digest: EventDigest
         var byteCount: Int64
         var forwardedAt: Int64
@@ -22,7 +22,7 @@ public struct CompactRecordTable: Sendable {
         var flagsAndVolume: UInt32
     }
 
-    private enum Flag {
+    enum Flag {
         static let hadReport: UInt32 = 1 << 31
         static let hasFingerprint: UInt32 = 1 << 30
         static let hasIdentity: UInt32 = 1 << 29
@@ -32,21 +32,21 @@ public struct CompactRecordTable: Sendable {
     /// A slot holds `tag << rowBits | (row + 1)`, 0 when free: six bits of the key's hash
     /// beside the row number, so that a probe reads the row (a cache miss in a large table)
     /// only when the tag matches, one time in 64 for another key.
-    private static let emptySlot: UInt32 = 0
-    private static let rowBits: UInt32 = 26
-    private static let rowMask: UInt32 = (1 << rowBits) - 1
-    private static let nameEnd = UInt8(ascii: "\n")
+    static let emptySlot: UInt32 = 0
+    static let rowBits: UInt32 = 26
+    static let rowMask: UInt32 = (1 << rowBits) - 1
+    static let nameEnd = UInt8(ascii: "\n")
 
-    private var rows: [Row] = []
-    private var nameBytes: [UInt8] = []
+    var rows: [Row] = []
+    var nameBytes: [UInt8] = []
     /// The distinct volumes of identities; a folder's files share one or a few.
-    private var volumes: [UInt64] = []
+    var volumes: [UInt64] = []
     /// Row numbers by digest, `emptySlot` where free; probed linearly from the digest's first word.
-    private var digestSlots: [UInt32] = []
+    var digestSlots: [UInt32] = []
     /// Row numbers by file name, probed linearly from the name's hash.
-    private var nameSlots: [UInt32] = []
+    var nameSlots: [UInt32] = []
     /// The bits of the slots `store(contentsOf:)` read ahead; read by nothing else.
-    private var prefetchedSlotBits: UInt32 = 0
+    var prefetchedSlotBits: UInt32 = 0
 
     public init() {}
 
@@ -179,7 +179,7 @@ public struct CompactRecordTable: Sendable {
         return offset
     }
 
-    private func nameRange(of row: Int) -> Range<Int> {
+    func nameRange(of row: Int) -> Range<Int> {
         let start = Int(rows[row].nameOffset)
         var end = start
         while nameBytes[end] != Self.nameEnd { end += 1 }
@@ -199,7 +199,7 @@ public struct CompactRecordTable: Sendable {
     }
 
     /// FNV-1a over the name's bytes: stable across runs, unlike `Hasher`.
-    private static func nameHash(_ utf8: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    static func nameHash(_ utf8: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return hash ^ (hash >> 29)
@@ -208,13 +208,13 @@ public struct CompactRecordTable: Sendable {
     // MARK: - Indexes
 
     /// At most three quarters of the slots are used, so a probe stays short.
-    private static func maximumLoad(_ slotCount: Int) -> Int { slotCount / 4 * 3 }
+    static func maximumLoad(_ slotCount: Int) -> Int { slotCount / 4 * 3 }
 
     /// Just enough slots for `recordCount` records at the maximum load: any count, not a power
     /// of two, because a key's hash is mapped onto the slots by a multiply (`firstSlot`). At a
     /// million records the two indexes take 10.7 bytes a record instead of the 16.8 of the
     /// next power of two.
-    private static func slotCount(for recordCount: Int) -> Int {
+    static func slotCount(for recordCount: Int) -> Int {
         var slots = max(16, (recordCount * 4 + 2) / 3)
         while maximumLoad(slots) < recordCount { slots += 4 }
         return slots
@@ -222,18 +222,18 @@ public struct CompactRecordTable: Sendable {
 
     /// The slot a probe for `hash` starts at: the high half of `hash × slotCount`, uniform
     /// over any slot count when the hash's high bits are (Lemire's multiply-shift reduction).
-    private static func firstSlot(_ hash: UInt64, slotCount: Int) -> Int {
+    static func firstSlot(_ hash: UInt64, slotCount: Int) -> Int {
         Int(truncatingIfNeeded: hash.multipliedFullWidth(by: UInt64(slotCount)).high)
     }
 
-    private static func slotValue(row: Int, tag: UInt32) -> UInt32 { tag << rowBits | UInt32(row + 1) }
+    static func slotValue(row: Int, tag: UInt32) -> UInt32 { tag << rowBits | UInt32(row + 1) }
 
-    private static func row(inSlot value: UInt32) -> Int { Int(value & rowMask) - 1 }
+    static func row(inSlot value: UInt32) -> Int { Int(value & rowMask) - 1 }
 
-    private static func digestTag(_ digest: EventDigest) -> UInt32 { UInt32(truncatingIfNeeded: digest.words.1) & 63 }
+    static func digestTag(_ digest: EventDigest) -> UInt32 { UInt32(truncatingIfNeeded: digest.words.1) & 63 }
 
     /// The low six bits: the slot is chosen by the high ones.
-    private static func nameTag(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash) & 63 }
+    static func nameTag(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash) & 63 }
 
     /// The slot holding `digest`'s row and that row, or the free slot where it would go and nil.
     private func digestSlot(of digest: EventDigest) -> (slot: Int, row: Int?) {
@@ -281,7 +281,7 @@ public struct CompactRecordTable: Sendable {
     }
 
     /// Points the slot of `row`'s name at it, replacing the row stored before under the same name.
-    private mutating func insertName(row: Int, hash: UInt64) {
+    mutating func insertName(row: Int, hash: UInt64) {
         let slotCount = nameSlots.count
         let tag = Self.nameTag(hash)
         var slot = Self.firstSlot(hash, slotCount: slotCount)
@@ -305,7 +305,7 @@ public struct CompactRecordTable: Sendable {
         return false
     }
 
-    private func nameHash(ofRow row: Int) -> UInt64 {
+    func nameHash(ofRow row: Int) -> UInt64 {
         nameBytes.withUnsafeBufferPointer { Self.nameHash(UnsafeBufferPointer(rebasing: $0[nameRange(of: row)])) }
     }
 

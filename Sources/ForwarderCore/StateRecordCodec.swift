@@ -33,16 +33,18 @@ extension StateLine {
 /// A hand-parsed line format rather than JSON because a million records must load in well under
 /// two seconds, and because a torn last line is easy to recognise (no newline, or a bad field).
 /// Version 3 added the attempts and released lines, version 4 the circuit breaker's line;
-/// files of versions 2 and 3 are read as they are.
+/// files of versions 2 and 3 are read as they are. Snapshots are written in format 5
+/// (`BinaryStateSnapshot`) since issue #14; journals stay in this one.
 public enum StateRecordCodec {
-    /// The first line of a snapshot and of a journal.
+    /// The first line of a journal, and of a text snapshot.
     public static let header = "BLASTWARE-FORWARDER-STATE 4"
     /// Headers of files this version reads: its own, version 3 (no breaker line) and version 2
     /// (accepted lines only).
     public static let readableHeaders: Set<String> = [header, "BLASTWARE-FORWARDER-STATE 3",
                                                       "BLASTWARE-FORWARDER-STATE 2"]
-    /// The versions `readableHeaders` names, for messages.
-    public static let readableVersions = "2, 3 and 4"
+    /// The versions this release reads, for messages: `readableHeaders` and the binary
+    /// snapshot (`BinaryStateSnapshot`).
+    public static let readableVersions = "2, 3 and 4 of the text format and version 5 of the binary snapshot"
 
     /// Encodes any state line, newline included.
     public static func encode(_ line: StateLine) -> String {
@@ -173,6 +175,8 @@ public struct StateFileError: Error, Hashable, Sendable, CustomStringConvertible
         case unreadable
         case unwritable
         case corruptLine(Int)
+        /// A format-5 snapshot that is cut short, changed, or holds what no state can.
+        case corruptSnapshot
         case unknownFormat
         case unsupportedVersion(String)
         case invalidVersionOneEntry(String)
@@ -202,6 +206,9 @@ public struct StateFileError: Error, Hashable, Sendable, CustomStringConvertible
             advice = "check free space and that this user may write the file and its folder"
         case .corruptLine(let line):
             advice = "line \(line) is damaged; restore the file from a backup, or move it aside and run "
+                + "`event-forwarder seed-state` to rebuild it without re-uploading"
+        case .corruptSnapshot:
+            advice = "restore the file from a backup, or move it aside and run "
                 + "`event-forwarder seed-state` to rebuild it without re-uploading"
         case .unknownFormat, .unsupportedVersion, .invalidVersionOneEntry:
             advice = "this is not a state file this forwarder can read; point --state elsewhere or move it aside"

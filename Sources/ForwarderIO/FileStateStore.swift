@@ -77,20 +77,24 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         }
         let snapshotExists = FileManager.default.fileExists(atPath: path)
         let journalExists = FileManager.default.fileExists(atPath: journalPath)
-        var isVersionOne = false
-        if snapshotExists {
-            let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF]
-            isVersionOne = try StateFileReading.prefix(of: path, count: 4096)
-                .first(where: { !whitespace.contains($0) }) == UInt8(ascii: "{")
-        }
-        if isVersionOne {
+        let snapshotFormat = snapshotExists ? try Self.format(ofSnapshot: path) : nil
+        let journalPaths = journalExists ? [journalPath] : []
+        switch snapshotFormat {
+        case .versionOne?:
             try importVersionOne(rewrite: !readOnly)
-        } else {
-            try reserveCapacity(for: (snapshotExists ? [path] : []) + (journalExists ? [journalPath] : []))
-        }
-        if snapshotExists, !isVersionOne {
+        case .binary?:
+            let decoded = try StateFileReading.readBinarySnapshot(path, spare: try Self.extent(of: journalPaths))
+            records = decoded.table
+            for line in decoded.lines { apply(line) }
+            loadSummary.snapshotRecords = records.count + decoded.lines.count
+        case .text?:
+            let extent = try Self.extent(of: [path] + journalPaths)
+            records.reserveCapacity(records: extent.records, nameBytes: extent.nameBytes)
             loadSummary.snapshotRecords = try StateFileReading.parse(path, isJournal: false, accept: { self.apply($0) },
                                                                      add: { self.apply($0) }).records
+        case nil:
+            let extent = try Self.extent(of: journalPaths)
+            records.reserveCapacity(records: extent.records, nameBytes: extent.nameBytes)
         }
         var validJournalBytes = 0
         if journalExists {
@@ -112,6 +116,9 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         }
         do {
             try syncJournal()
+            // A text snapshot (formats 2 to 4) is rewritten in format 5 at once, so that the
+            // next start loads it fast instead of after the journal's next compaction.
+            if snapshotFormat == .text { try compact() }
         } catch let error as StateFileError where error.isDiskCondition {
             // A full or read-only disk at start: the state is loaded, and passes wait for the disk.
             pendingWriteFailure = error
@@ -314,31 +321,41 @@ public final class FileStateStore: ForwardStateStore, @unchecked Sendable {
         try syncJournal()
     }
 
-    /// Writes every record, the attempts and the breaker's count into a new snapshot, streamed
-    /// to the file rather than built in memory first (a million records make 140 MB of text).
+    /// Writes every record, the attempts and the breaker's count into a new format-5 snapshot,
+    /// streamed to the file rather than built in memory first.
     private func writeSnapshot() throws {
+        var lines = attemptsByName.values.map(StateLine.attempts)
+        if consecutiveFailureCount > 0 { lines.append(.consecutiveFailures(consecutiveFailureCount)) }
         try AtomicFileWriter.write(to: path) { emit in
-            try emit((StateRecordCodec.header + "\n").utf8)
-            try records.forEach { try emit(StateRecordCodec.encode($0).utf8) }
-            for attempts in attemptsByName.values {
-                try emit(StateRecordCodec.encode(attempts).utf8)
-            }
-            if consecutiveFailureCount > 0 {
-                try emit(StateRecordCodec.encode(.consecutiveFailures(consecutiveFailureCount)).utf8)
-            }
+            try BinaryStateSnapshot.encode(records, lines: lines) { try emit($0) }
         }
     }
 
-    /// Reserves the record table for the lines of `paths`, so loading never grows it.
-    private func reserveCapacity(for paths: [String]) throws {
-        var lines = 0
-        var nameBytes = 0
+    /// What a snapshot holds, told by its first bytes.
+    private enum SnapshotFormat {
+        case versionOne
+        case binary
+        /// Formats 2 to 4, or a file that is none of these (refused by its header line).
+        case text
+    }
+
+    private static func format(ofSnapshot path: String) throws -> SnapshotFormat {
+        let prefix = try StateFileReading.prefix(of: path, count: 4096)
+        if BinaryStateSnapshot.hasHeader(prefix) { return .binary }
+        let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF]
+        return prefix.first(where: { !whitespace.contains($0) }) == UInt8(ascii: "{") ? .versionOne : .text
+    }
+
+    /// Upper bounds on the records and name bytes of the text files at `paths`, so that the
+    /// table can be reserved before loading and never grows (and briefly doubles) meanwhile.
+    private static func extent(of paths: [String]) throws -> (records: Int, nameBytes: Int) {
+        var extent = (records: 0, nameBytes: 0)
         for path in paths {
-            let extent = try StateFileReading.extent(of: path)
-            lines += extent.lines
-            nameBytes += extent.lastFieldBytes
+            let (lines, lastFieldBytes) = try StateFileReading.extent(of: path)
+            extent.records += lines
+            extent.nameBytes += lastFieldBytes
         }
-        records.reserveCapacity(records: lines, nameBytes: nameBytes)
+        return extent
     }
 
     /// Converts the Python forwarder's `{"version": 1, "forwarded": {sha256: {...}}}` file

@@ -197,6 +197,39 @@ enum StateFileReading {
         return (count, validBytes)
     }
 
+    /// Loads a format-5 snapshot with `read(2)` straight into the record table, sized for
+    /// `spare` more records and name bytes (the journal's).
+    static func readBinarySnapshot(_ path: String, spare: (records: Int, nameBytes: Int)) throws -> BinaryStateSnapshot.Decoded {
+        let descriptor = try openDescriptor(path)
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw StateFileError(path: path, kind: .unreadable,
+                                 detail: "cannot read it (\(String(cString: strerror(errno))))", errorNumber: errno)
+        }
+        do {
+            return try BinaryStateSnapshot.decode(byteCount: Int(status.st_size), spare: spare) { buffer in
+                var filled = 0
+                while filled < buffer.count {
+                    let readCount = systemRead(descriptor, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self) + filled,
+                                               buffer.count - filled)
+                    if readCount < 0, errno == EINTR { continue }
+                    guard readCount >= 0 else {
+                        throw StateFileError(path: path, kind: .unreadable,
+                                             detail: "cannot read it (\(String(cString: strerror(errno))))", errorNumber: errno)
+                    }
+                    guard readCount > 0 else {
+                        throw StateFileError(path: path, kind: .corruptSnapshot,
+                                             detail: "it ended at byte \(filled) of a section while being read (did it change?)")
+                    }
+                    filled += readCount
+                }
+            }
+        } catch let damage as BinaryStateSnapshot.Damage {
+            throw StateFileError(path: path, kind: .corruptSnapshot, detail: "damaged format-5 snapshot: \(damage)")
+        }
+    }
+
     /// Whether everything from `offset` on is NUL bytes and newlines.
     private static func restIsBlank(_ path: String, from offset: Int) throws -> Bool {
         var blank = true

@@ -55,8 +55,8 @@ struct FileStateStoreTests {
         try reopened.recordAttempts(attempts(5))
         try reopened.sync()
         try reopened.close()
-        let snapshot = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(snapshot.hasPrefix("BLASTWARE-FORWARDER-STATE 4\n"))
+        let snapshot = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(snapshot.starts(with: Array("BLASTWARE-FORWARDER-STATE 5\n".utf8)))
         let compacted = try FileStateStore(path: path, readOnly: true)
         #expect(compacted.loadSummary.journalRecords == 0, "compaction emptied the journal")
         #expect(Set(compacted.allAttempts().map(\.fileName)) == [eventName(2), eventName(3), eventName(5)])
@@ -81,8 +81,8 @@ struct FileStateStoreTests {
         #expect(reopened.consecutiveFailures == 5)
         try reopened.sync()
         try reopened.close()
-        let snapshot = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(snapshot.contains("\nB\t5\n"), "compaction keeps the count")
+        let snapshot = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(snapshot.range(of: Data("B\t5\n".utf8)) != nil, "compaction keeps the count")
         let compacted = try FileStateStore(path: path)
         #expect(compacted.consecutiveFailures == 5)
         #expect(compacted.count == 1)
@@ -240,8 +240,9 @@ struct FileStateStoreTests {
         // Compactions at 10 and 20 records; the last 5 stay in the journal.
         let journalLines = try String(contentsOfFile: path + ".journal", encoding: .utf8).split(separator: "\n").count
         #expect(journalLines == 1 + 5)
-        let snapshotLines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count
-        #expect(snapshotLines == 1 + 20)
+        let loaded = try FileStateStore(path: path, readOnly: true).loadSummary
+        #expect(loaded.snapshotRecords == 20)
+        #expect(loaded.journalRecords == 5)
         let reopened = try FileStateStore(path: path)
         #expect(reopened.count == 25)
         #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
@@ -275,7 +276,7 @@ struct FileStateStoreTests {
             #expect(store.record(for: second.digest)?.hadReport == false)
         }
         #expect(try String(contentsOfFile: path + ".v1-backup", encoding: .utf8) == json)
-        #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix(StateRecordCodec.header))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)).starts(with: Array(BinaryStateSnapshot.headerLine.utf8)))
         #expect(try FileStateStore(path: path).count == 2)
     }
 

@@ -116,7 +116,9 @@ public enum BenchWorkloads {
         }
     }
 
-    /// Writes `syntheticRecords(count:seed:)` as a snapshot at `statePath`.
+    /// Writes `syntheticRecords(count:seed:)` as a state at `statePath`, in the format a
+    /// forwarder leaves: a format-4 text snapshot, which the first writable start rewrites in
+    /// format 5 (`BinaryStateSnapshot`) beside an empty journal, as after an upgrade.
     public static func writeSyntheticState(recordCount: Int, seed: UInt64, to statePath: String) throws {
         removeState(at: statePath)
         var text = StateRecordCodec.header + "\n"
@@ -125,6 +127,7 @@ public enum BenchWorkloads {
             text += StateRecordCodec.encode(record)
         }
         try Data(text.utf8).write(to: URL(fileURLWithPath: statePath))
+        try FileStateStore(path: statePath).close()
     }
 
     /// Loads the state at `statePath` read-only, as `status` does, and returns its size.
