@@ -65,12 +65,7 @@ struct ReportIndex {
 
     /// Keeps the report named `reportName` (an ASCII name ending in `.TXT`, any case) found at
     /// `position`; of reports whose names differ only by case, the one at the later position wins.
-    mutating func insert(reportName: String, at position: Int) {
-        var reportName = reportName
-        reportName.withUTF8 { insert(reportName: $0, at: Int32(position)) }
-    }
-
-    private mutating func insert(reportName bytes: UnsafeBufferPointer<UInt8>, at position: Int32) {
+    mutating func insert(reportName bytes: UnsafeBufferPointer<UInt8>, at position: Int32) {
         let exportBinaryLength = bytes.count - Self.manualExportSuffixLength
         if Self.binaryLengths.contains(exportBinaryLength), let key = FoldedBinaryName(bytes[..<exportBinaryLength]) {
             slots.append(Slot(binary: key, position: position, naming: .manualExport))
