@@ -187,7 +187,6 @@ public enum ScanPlanner {
         // Positions in `entries` rather than copies of them, and reports keyed by a packed binary
         // name rather than a heap string: at 100,000 events the copies and then the strings made
         // the planner a large user of memory in `status` and `once`.
-        var reports = ReportIndex()
         var binaries: [Int32] = []
         var reportCount = 0
         for position in entries.indices {
@@ -199,11 +198,19 @@ public enum ScanPlanner {
                 if EventFileRules.isEventBinary(utf8: name) {
                     binaries.append(Int32(position))
                 } else if EventFileRules.isReportName(utf8: name) {
-                    reports.insert(reportName: name, at: Int32(position))
                     reportCount += 1
                 } else {
                     skips[.notAnEvent, default: 0] += 1
                 }
+            }
+        }
+        // A second sweep once the reports are counted: the index is then reserved exactly
+        // rather than grown by doubling (a third more at 100,000 reports). A report name is
+        // never an event binary's (`TXT` is an excluded extension).
+        var reports = ReportIndex(reportCount: reportCount)
+        for position in entries.indices where entries.kind(at: position) == .regularFile {
+            entries.withName(at: position) { name in
+                if EventFileRules.isReportName(utf8: name) { reports.insert(reportName: name, at: Int32(position)) }
             }
         }
         reports.seal()
