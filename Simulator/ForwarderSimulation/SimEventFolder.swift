@@ -67,15 +67,15 @@ public final class SimEventFolder: EventFolder {
 
     // MARK: EventFolder
 
-    public func listEntries() throws -> [FolderEntry] {
-        state.withLock { state in
+    public func listEntries() throws -> FolderListing {
+        FolderListing(state.withLock { state in
             state.files.compactMap { name, file -> FolderEntry? in
                 guard !name.contains("/") else { return nil }
                 return FolderEntry(name: name, kind: file.isDirectory ? .directory : .regularFile,
                                    byteCount: Int64(file.contents.count), modificationTime: file.modificationTime,
                                    identity: file.identity)
             }
-        }.sorted { $0.name < $1.name }
+        }.sorted { $0.name < $1.name })
     }
 
     public func readContents(of name: String) throws -> Data {

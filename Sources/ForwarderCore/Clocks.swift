@@ -62,9 +62,9 @@ public enum EventAgeSource: String, CaseIterable, Hashable, Sendable {
 ///
 /// A file whose observed quiet time reaches the longest quiet time the planner judges
 /// (`ScanPolicy.longestJudgedQuietTime`) stays settled while its fingerprint is unchanged, so
-/// it keeps no sighting: only a 64-bit hash of its name and fingerprint, in a set, so that a
-/// step of the wall clock cannot make it look recent again. A settled file that changes has a
-/// new fingerprint, hence a new hash: it is judged as a file first seen.
+/// it keeps no sighting: only a 64-bit hash of its name and fingerprint, in a table sized to
+/// the listing, so that a step of the wall clock cannot make it look recent again. A settled
+/// file that changes has a new fingerprint, hence a new hash: it is judged as a file first seen.
 public struct SettleObservations: Sendable {
     private struct Sighting {
         var fingerprint: FileFingerprint
@@ -75,8 +75,8 @@ public struct SettleObservations: Sendable {
 
     private var sightings: [String: Sighting] = [:]
     /// Hashes of the name and fingerprint of each listed file that settled; a collision (one
-    /// in 2⁶⁴ per pair) would only settle a changed file early.
-    private var settled: Set<Int> = []
+    /// in 2⁶² per pair) would only settle a changed file early.
+    private var settled = SettledFileTable()
     /// The policy's longest judged quiet time at the last listing: a settled file is at least this quiet.
     private var settledQuietTime = Duration.zero
     /// The clocks at the previous listing, to tell how far the wall clock stepped since.
@@ -87,11 +87,12 @@ public struct SettleObservations: Sendable {
     /// How many files are remembered with a sighting: those listed and not yet settled.
     public var count: Int { sightings.count }
 
-    private static func settledKey(name: String, fingerprint: FileFingerprint) -> Int {
+    /// The settled-table key of the entry at `position`: its name's bytes, as listed, and its fingerprint.
+    private static func settledKey(of listing: FolderListing, at position: Int, fingerprint: FileFingerprint) -> UInt64 {
         var hasher = Hasher()
-        hasher.combine(name)
+        listing.withName(at: position) { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         hasher.combine(fingerprint)
-        return hasher.finalize()
+        return SettledFileTable.key(ofHash: hasher.finalize())
     }
 
     /// A file first seen ahead of the wall clock: the caller logs it once as clock skew.
@@ -114,7 +115,7 @@ public struct SettleObservations: Sendable {
     /// make a file written a moment ago look long settled. Returns the regular files whose
     /// modification time is ahead of the wall clock and whose fingerprint is new, so each is
     /// reported once (again only if it changes).
-    public mutating func observe(_ entries: [FolderEntry], wallNow: FileTime, monotonicNow: MonotonicTime,
+    public mutating func observe(_ listing: FolderListing, wallNow: FileTime, monotonicNow: MonotonicTime,
                                  policy: ScanPolicy) -> [FutureDatedFile] {
         var forwardStep = Duration.zero
         if let previousListing {
@@ -123,68 +124,68 @@ public struct SettleObservations: Sendable {
         previousListing = (wallNow, monotonicNow)
         let settledQuietTime = policy.longestJudgedQuietTime
         self.settledQuietTime = settledQuietTime
+        settled.reserve(keyCount: listing.count)
         // Only files not yet settled keep a sighting, so this stays small however large the folder.
         var next: [String: Sighting] = [:]
-        var nextSettled = Set<Int>(minimumCapacity: settled.count)
         var futureDated: [FutureDatedFile] = []
-        for entry in entries where entry.kind == .regularFile {
-            let wallQuietTime = wallNow - entry.modificationTime
-            let fingerprint = entry.fingerprint
-            let key = Self.settledKey(name: entry.name, fingerprint: fingerprint)
-            if settled.contains(key) {
-                nextSettled.insert(key)
-                continue
-            }
-            if let known = sightings[entry.name], known.fingerprint == fingerprint {
+        for position in listing.indices where listing.kind(at: position) == .regularFile {
+            let fingerprint = listing.fingerprint(at: position)
+            let key = Self.settledKey(of: listing, at: position, fingerprint: fingerprint)
+            if settled.mark(key) { continue }
+            let wallQuietTime = wallNow - fingerprint.modificationTime
+            let known = sightings.isEmpty ? nil : sightings[listing.name(at: position)]
+            if let known, known.fingerprint == fingerprint {
                 if known.quietAtFirstSight + (monotonicNow - known.firstSeen) < settledQuietTime {
-                    next[entry.name] = known
+                    next[listing.name(at: position)] = known
                 } else {
-                    nextSettled.insert(key)
+                    settled.insertMarked(key)
                 }
                 continue
             }
             let quietAtFirstSight = max(.zero, wallQuietTime - forwardStep)
             if quietAtFirstSight < settledQuietTime {
-                next[entry.name] = Sighting(fingerprint: fingerprint, firstSeen: monotonicNow,
-                                            quietAtFirstSight: quietAtFirstSight)
+                next[listing.name(at: position)] = Sighting(fingerprint: fingerprint, firstSeen: monotonicNow,
+                                                            quietAtFirstSight: quietAtFirstSight)
             } else {
-                nextSettled.insert(key)
+                settled.insertMarked(key)
             }
             if wallQuietTime < .zero {
-                futureDated.append(FutureDatedFile(name: entry.name, skew: .zero - wallQuietTime))
+                futureDated.append(FutureDatedFile(name: listing.name(at: position), skew: .zero - wallQuietTime))
             }
         }
+        settled.removeUnmarked()
         sightings = next
-        settled = nextSettled
         return futureDated
     }
 
-    /// How long `entry` has been quiet: its wall-clock quiet time at first sight plus the time
-    /// it has been seen unchanged since; for a settled file, the longest judged quiet time (it
-    /// is at least that quiet, and no verdict needs more); nil when this fingerprint was not
-    /// observed.
-    public func quietTime(of entry: FolderEntry, monotonicNow: MonotonicTime) -> Duration? {
-        if let known = sightings[entry.name], known.fingerprint == entry.fingerprint {
-            return known.quietAtFirstSight + (monotonicNow - known.firstSeen)
+    /// How long the entry at `position` of `listing` has been quiet: its wall-clock quiet time at
+    /// first sight plus the time it has been seen unchanged since; for a settled file, the
+    /// longest judged quiet time (it is at least that quiet, and no verdict needs more); nil
+    /// when this fingerprint was not observed.
+    public func quietTime(of listing: FolderListing, at position: Int, monotonicNow: MonotonicTime) -> Duration? {
+        let fingerprint = listing.fingerprint(at: position)
+        if !settled.isEmpty, settled.contains(Self.settledKey(of: listing, at: position, fingerprint: fingerprint)) {
+            return settledQuietTime
         }
-        guard !settled.isEmpty, settled.contains(Self.settledKey(name: entry.name, fingerprint: entry.fingerprint)) else {
+        guard !sightings.isEmpty, let known = sightings[listing.name(at: position)], known.fingerprint == fingerprint else {
             return nil
         }
-        return settledQuietTime
+        return known.quietAtFirstSight + (monotonicNow - known.firstSeen)
     }
 }
 
 /// When a file counts as no longer being written.
 public enum SettleRule {
-    /// How long `entry` has been quiet, by the settle memory when it observed this fingerprint,
-    /// else by the wall clock alone (now minus modification time).
+    /// How long the entry at `position` of `listing` has been quiet, by the settle memory when it
+    /// observed this fingerprint, else by the wall clock alone (now minus modification time).
     ///
     /// Without steps of the wall clock both agree. A file is settled when its quiet time
     /// reaches the quiescence period, and the report grace period is counted on the same quiet
     /// time, so a file dated in the future is held for the quiescence period (or the grace
     /// period) plus at most one pass interval, not until the wall clock reaches its date.
-    public static func quietTime(of entry: FolderEntry, wallNow: FileTime, monotonicNow: MonotonicTime,
-                                 observations: SettleObservations) -> Duration {
-        observations.quietTime(of: entry, monotonicNow: monotonicNow) ?? (wallNow - entry.modificationTime)
+    public static func quietTime(of listing: FolderListing, at position: Int, wallNow: FileTime,
+                                 monotonicNow: MonotonicTime, observations: SettleObservations) -> Duration {
+        observations.quietTime(of: listing, at: position, monotonicNow: monotonicNow)
+            ?? (wallNow - listing.modificationTime(at: position))
     }
 }

@@ -19,8 +19,10 @@ public enum EventFileRules {
     /// True when `name` has the event-binary shape and an extension that is not excluded.
     ///
     /// Allocates nothing: a pass asks this of every listed name.
-    public static func isEventBinary(_ name: some StringProtocol) -> Bool {
-        let bytes = name.utf8
+    public static func isEventBinary(_ name: some StringProtocol) -> Bool { isEventBinary(utf8: name.utf8) }
+
+    /// `isEventBinary` of a name given as its UTF-8 bytes, as a listing keeps it.
+    public static func isEventBinary(utf8 bytes: some Collection<UInt8>) -> Bool {
         guard bytes.count == 12 || bytes.count == 13 else { return false }
         var index = 0
         var packedExtension: UInt32 = 0
@@ -73,8 +75,10 @@ public enum EventFileRules {
     /// Only ASCII names count: report names derive from 8.3 binary names, and Swift compares
     /// strings by canonical equivalence, so a name starting with the Kelvin sign (U+212A) would
     /// otherwise pair with the binary whose name starts with `K` and be sent as its report.
-    public static func isReportName(_ name: some StringProtocol) -> Bool {
-        let bytes = name.utf8
+    public static func isReportName(_ name: some StringProtocol) -> Bool { isReportName(utf8: name.utf8) }
+
+    /// `isReportName` of a name given as its UTF-8 bytes, as a listing keeps it.
+    public static func isReportName(utf8 bytes: some Collection<UInt8>) -> Bool {
         guard bytes.count >= 4, bytes.allSatisfy({ $0 < 0x80 }) else { return false }
         return zip(bytes.suffix(4), ".TXT".utf8).allSatisfy { byte, expected in
             (isLetter(byte) ? byte & 0xDF : byte) == expected

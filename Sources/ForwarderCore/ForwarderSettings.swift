@@ -335,7 +335,7 @@ public enum SettingsResolver {
 
     static func isUsableServerURL(_ text: String) -> Bool {
         guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty else { return false }
+              scheme == "http" || scheme == "https", let host = url.encodedHost, !host.isEmpty else { return false }
         return url.query == nil && url.fragment == nil
     }
 }

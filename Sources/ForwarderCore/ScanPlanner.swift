@@ -157,9 +157,9 @@ public struct DigestCache: Sendable {
 
     /// Drops the remembered names that are not regular files of `listing`; builds nothing when
     /// the cache remembers nothing, as in a steady pass after a restart.
-    public mutating func retainOnly(regularFilesOf listing: [FolderEntry]) {
+    public mutating func retainOnly(regularFilesOf listing: FolderListing) {
         guard !entries.isEmpty else { return }
-        retainOnly(names: Set(listing.lazy.filter { $0.kind == .regularFile }.map(\.name)))
+        retainOnly(names: Set(listing.indices.lazy.filter { listing.kind(at: $0) == .regularFile }.map(listing.name(at:))))
     }
 }
 
@@ -168,7 +168,8 @@ public enum ScanPlanner {
     /// Plans a pass.
     ///
     /// - Parameters:
-    ///   - entries: the folder listing.
+    ///   - entries: the folder listing; names are classified as bytes, and a `FolderEntry` is
+    ///     built only for each event binary and each report paired with a candidate.
     ///   - now: the wall time the listing is judged against.
     ///   - monotonicNow: the monotonic time the listing was taken at.
     ///   - observations: how long each file has been seen unchanged (see `SettleRule`); the
@@ -177,7 +178,7 @@ public enum ScanPlanner {
     ///   - acceptedRecord: the state's record for a digest, if that content was accepted.
     ///   - deliveryAttempts: the state's failed attempts under a name; an event that is backing
     ///     off or quarantined is skipped here, before the cap, so it never holds others up.
-    public static func plan(entries: [FolderEntry], now: FileTime, monotonicNow: MonotonicTime = .origin,
+    public static func plan(entries: FolderListing, now: FileTime, monotonicNow: MonotonicTime = .origin,
                             observations: SettleObservations = SettleObservations(),
                             policy: ScanPolicy, cache: DigestCache,
                             acceptedRecord: (EventDigest) -> ForwardRecord?,
@@ -186,60 +187,73 @@ public enum ScanPlanner {
         // Positions in `entries` rather than copies of them, and reports keyed by a packed binary
         // name rather than a heap string: at 100,000 events the copies and then the strings made
         // the planner a large user of memory in `status` and `once`.
-        var reports = ReportIndex()
         var binaries: [Int32] = []
         var reportCount = 0
-        for (position, entry) in entries.enumerated() {
-            guard entry.kind == .regularFile else {
+        for position in entries.indices {
+            guard entries.kind(at: position) == .regularFile else {
                 skips[.notARegularFile, default: 0] += 1
                 continue
             }
-            if EventFileRules.isEventBinary(entry.name) {
-                binaries.append(Int32(position))
-            } else if EventFileRules.isReportName(entry.name) {
-                reports.insert(reportName: entry.name, at: position)
-                reportCount += 1
-            } else {
-                skips[.notAnEvent, default: 0] += 1
+            entries.withName(at: position) { name in
+                if EventFileRules.isEventBinary(utf8: name) {
+                    binaries.append(Int32(position))
+                } else if EventFileRules.isReportName(utf8: name) {
+                    reportCount += 1
+                } else {
+                    skips[.notAnEvent, default: 0] += 1
+                }
+            }
+        }
+        // A second sweep once the reports are counted: the index is then reserved exactly
+        // rather than grown by doubling (a third more at 100,000 reports). A report name is
+        // never an event binary's (`TXT` is an excluded extension).
+        var reports = ReportIndex(reportCount: reportCount)
+        for position in entries.indices where entries.kind(at: position) == .regularFile {
+            entries.withName(at: position) { name in
+                if EventFileRules.isReportName(utf8: name) { reports.insert(reportName: name, at: Int32(position)) }
             }
         }
         reports.seal()
 
-        func quietTime(_ entry: FolderEntry) -> Duration {
-            SettleRule.quietTime(of: entry, wallNow: now, monotonicNow: monotonicNow, observations: observations)
+        func quietTime(at position: Int) -> Duration {
+            SettleRule.quietTime(of: entries, at: position, wallNow: now, monotonicNow: monotonicNow,
+                                 observations: observations)
         }
         var candidates: [UploadCandidate] = []
         var soonestBackingOff: (until: FileTime, candidate: UploadCandidate)?
-        for binary in binaries.lazy.map({ entries[Int($0)] }) {
+        for binaryPosition in binaries.lazy.map(Int.init) {
+            // An event binary's name fits in a `String` without a heap allocation.
+            let binary = entries[binaryPosition]
             if policy.isTooOld(binary, now: now) {
                 skips[.tooOld, default: 0] += 1
                 continue
             }
-            let binaryQuietTime = quietTime(binary)
+            let binaryQuietTime = quietTime(at: binaryPosition)
             if binaryQuietTime < policy.quiescencePeriod {
                 skips[.binaryNotQuiescent, default: 0] += 1
                 continue
             }
             // The ACH name is preferred; the first name that exists decides, settled or not.
-            let report = reports.reportPosition(forBinary: binary.name).map { entries[$0] }
-            if let report, quietTime(report) < policy.quiescencePeriod {
+            let reportPosition = reports.reportPosition(forBinary: binary.name)
+            if let reportPosition, quietTime(at: reportPosition) < policy.quiescencePeriod {
                 skips[.reportNotQuiescent, default: 0] += 1
                 continue
             }
             let cachedDigest = cache.digest(for: binary)
             var reason = UploadReason.firstForward
             if let cachedDigest, let accepted = acceptedRecord(cachedDigest) {
-                if accepted.hadReport || report == nil {
+                if accepted.hadReport || reportPosition == nil {
                     skips[.alreadyForwarded, default: 0] += 1
                     continue
                 }
                 reason = .lateReport
             }
-            if report == nil, binaryQuietTime < policy.reportGracePeriod {
+            if reportPosition == nil, binaryQuietTime < policy.reportGracePeriod {
                 skips[.awaitingReport, default: 0] += 1
                 continue
             }
-            let candidate = UploadCandidate(binary: binary, report: report, cachedDigest: cachedDigest, reason: reason)
+            let candidate = UploadCandidate(binary: binary, report: reportPosition.map { entries[$0] },
+                                            cachedDigest: cachedDigest, reason: reason)
             switch RetryPlanner.standing(of: binary, attempts: deliveryAttempts(binary.name), now: now) {
             case .due:
                 candidates.append(candidate)

@@ -33,7 +33,7 @@ public protocol EventFolder: Sendable {
     /// A human-readable location for messages (a path, or a simulation label).
     var location: String { get }
     /// Every entry directly in the folder (not recursive), each with one stat's worth of facts.
-    func listEntries() throws -> [FolderEntry]
+    func listEntries() throws -> FolderListing
     /// The whole content of the regular file `name` in the folder.
     func readContents(of name: String) throws -> Data
 }

@@ -13,7 +13,9 @@ extension EventForwarder {
         -> SeedReport {
         let now = clock.now()
         let entries = try folder.listEntries()
-        let binaries = entries.filter { $0.kind == .regularFile && EventFileRules.isEventBinary($0.name) }
+        let binaries = entries.indices.filter { position in
+            entries.kind(at: position) == .regularFile && entries.withName(at: position) { EventFileRules.isEventBinary(utf8: $0) }
+        }.map { entries[$0] }
         var report = SeedReport()
         report.eventBinaries = binaries.count
         var toHash: [FolderEntry] = []

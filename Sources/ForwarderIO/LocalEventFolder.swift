@@ -18,7 +18,7 @@ public struct LocalEventFolder: EventFolder {
 
     public var location: String { path }
 
-    public func listEntries() throws -> [FolderEntry] {
+    public func listEntries() throws -> FolderListing {
         #if os(Windows)
         return try listWithFileManager()
         #else
@@ -75,17 +75,23 @@ public struct LocalEventFolder: EventFolder {
     }
 
     #if !os(Windows)
-    private func listWithReaddir() throws -> [FolderEntry] {
+    private func listWithReaddir() throws -> FolderListing {
         guard let directory = opendir(path) else { throw Self.folderError(errno, path: path, isFolder: true) }
         defer { closedir(directory) }
         let directoryDescriptor = dirfd(directory)
-        // Count the names first and reserve exactly: an array grown by doubling briefly holds its
-        // old and new storage, which at 200,000 entries was the peak of a steady pass.
+        // Count the names and their bytes first and reserve exactly: a buffer grown by doubling
+        // briefly holds its old and new storage, which at 200,000 entries was the peak of a steady pass.
         var nameCount = 0
-        while readdir(directory) != nil { nameCount += 1 }
+        var nameByteCount = 0
+        while let entry = readdir(directory) {
+            nameCount += 1
+            nameByteCount += withUnsafePointer(to: entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { strlen($0) }
+            }
+        }
         rewinddir(directory)
-        var entries: [FolderEntry] = []
-        entries.reserveCapacity(nameCount)
+        var listing = FolderListing()
+        listing.reserveCapacity(entryCount: nameCount, nameByteCount: nameByteCount)
         while true {
             errno = 0
             guard let entry = readdir(directory) else {
@@ -93,38 +99,39 @@ public struct LocalEventFolder: EventFolder {
                 break
             }
             var status = stat()
-            // Stat by the raw name: a name that is not UTF-8 is repaired in `String`, and the repaired
-            // name would not be found, so the entry would vanish from the listing and its counts.
-            let (name, statResult) = withUnsafePointer(to: entry.pointee.d_name) { pointer in
+            // Stat and keep the raw name: a name that is not UTF-8 is repaired in `String`, and the
+            // repaired name would not be found, so the entry would vanish from the listing and its counts.
+            withUnsafePointer(to: entry.pointee.d_name) { pointer in
                 pointer.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { rawName in
-                    (String(cString: rawName), fstatat(directoryDescriptor, rawName, &status, AT_SYMLINK_NOFOLLOW))
+                    let name = UnsafeBufferPointer(start: UnsafeRawPointer(rawName).assumingMemoryBound(to: UInt8.self),
+                                                   count: strlen(rawName))
+                    if name.elementsEqual(".".utf8) || name.elementsEqual("..".utf8) { return }
+                    // A file removed between readdir and fstatat is simply not listed.
+                    guard fstatat(directoryDescriptor, rawName, &status, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+                    let kind: FolderEntry.Kind
+                    switch status.st_mode & S_IFMT {
+                    case S_IFREG: kind = .regularFile
+                    case S_IFDIR: kind = .directory
+                    default: kind = .other
+                    }
+                    #if canImport(Darwin)
+                    let modified = status.st_mtimespec
+                    #else
+                    let modified = status.st_mtim
+                    #endif
+                    listing.append(nameBytes: name, kind: kind, byteCount: Int64(status.st_size),
+                                   modificationTime: FileTime(secondsSince1970: Int64(modified.tv_sec),
+                                                              nanoseconds: Int64(modified.tv_nsec)),
+                                   identity: FileIdentity(volume: UInt64(status.st_dev), file: UInt64(status.st_ino)))
                 }
             }
-            if name == "." || name == ".." { continue }
-            // A file removed between readdir and fstatat is simply not listed.
-            guard statResult == 0 else { continue }
-            let kind: FolderEntry.Kind
-            switch status.st_mode & S_IFMT {
-            case S_IFREG: kind = .regularFile
-            case S_IFDIR: kind = .directory
-            default: kind = .other
-            }
-            #if canImport(Darwin)
-            let modified = status.st_mtimespec
-            #else
-            let modified = status.st_mtim
-            #endif
-            entries.append(FolderEntry(
-                name: name, kind: kind, byteCount: Int64(status.st_size),
-                modificationTime: FileTime(secondsSince1970: Int64(modified.tv_sec), nanoseconds: Int64(modified.tv_nsec)),
-                identity: FileIdentity(volume: UInt64(status.st_dev), file: UInt64(status.st_ino))))
         }
-        return entries
+        return listing
     }
     #endif
 
     /// The portable listing for Windows; also compiled on POSIX so it cannot rot unseen.
-    public func listWithFileManager() throws -> [FolderEntry] {
+    public func listWithFileManager() throws -> FolderListing {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
             throw FolderError(kind: .folderMissing, path: path, detail: "the watch folder does not exist")
@@ -136,7 +143,7 @@ public struct LocalEventFolder: EventFolder {
         do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
             throw FolderError(kind: .permissionDenied, path: path, detail: "cannot list the folder: \(error)")
         }
-        return names.compactMap { name in
+        return FolderListing(names.lazy.compactMap { name in
             let filePath = (path as NSString).appendingPathComponent(name)
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: filePath) else { return nil }
             let type = attributes[.type] as? FileAttributeType
@@ -147,7 +154,7 @@ public struct LocalEventFolder: EventFolder {
             }
             return FolderEntry(name: name, kind: kind, byteCount: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
                                modificationTime: FileTime(modified), identity: identity)
-        }
+        })
     }
 
     static func folderError(_ code: Int32, path: String, isFolder: Bool = false) -> FolderError {

@@ -20,7 +20,7 @@ struct TwoClockWorld {
     /// Records the current listing, as the forwarder does at the start of a pass.
     @discardableResult
     mutating func observe() -> [SettleObservations.FutureDatedFile] {
-        observations.observe(entries, wallNow: wallNow, monotonicNow: monotonicNow, policy: policy)
+        observations.observe(FolderListing(entries), wallNow: wallNow, monotonicNow: monotonicNow, policy: policy)
     }
 
     /// Time passes on both clocks.
@@ -30,7 +30,7 @@ struct TwoClockWorld {
     }
 
     func plan() -> ScanPlan {
-        ScanPlanner.plan(entries: entries, now: wallNow, monotonicNow: monotonicNow, observations: observations,
+        ScanPlanner.plan(entries: FolderListing(entries), now: wallNow, monotonicNow: monotonicNow, observations: observations,
                          policy: policy, cache: DigestCache(), acceptedRecord: { _ in nil })
     }
 }

@@ -43,7 +43,7 @@ struct GoldenNameTests {
             FolderEntry(name: name, byteCount: 100, modificationTime: now - .seconds(3600 + Int64(index)),
                         identity: FileIdentity(volume: 1, file: UInt64(index + 1)))
         }
-        let plan = ScanPlanner.plan(entries: entries, now: now, policy: ScanPolicy(maximumEventAge: .seconds(86_400)),
+        let plan = ScanPlanner.plan(entries: FolderListing(entries), now: now, policy: ScanPolicy(maximumEventAge: .seconds(86_400)),
                                     cache: DigestCache(), acceptedRecord: { _ in nil })
         return Dictionary(plan.candidates.map { ($0.binary.name, $0.report?.name) }, uniquingKeysWith: { first, _ in first })
     }

@@ -110,12 +110,12 @@ struct RetryPlannerTests {
             failed.nextAttemptAt = world.now + .seconds(Int64(wait))
             attempts[entry.name] = failed
         }
-        let plan = ScanPlanner.plan(entries: world.entries, now: world.now, policy: world.policy, cache: world.cache,
+        let plan = ScanPlanner.plan(entries: FolderListing(world.entries), now: world.now, policy: world.policy, cache: world.cache,
                                     acceptedRecord: { _ in nil }, deliveryAttempts: { attempts[$0] })
         #expect(plan.candidates.isEmpty)
         #expect(plan.skips[.backingOff] == 3)
         #expect(plan.soonestBackingOff?.binary.name == "N844L20G.631H")
-        let none = ScanPlanner.plan(entries: world.entries, now: world.now, policy: world.policy, cache: world.cache,
+        let none = ScanPlanner.plan(entries: FolderListing(world.entries), now: world.now, policy: world.policy, cache: world.cache,
                                     acceptedRecord: { _ in nil })
         #expect(none.soonestBackingOff == nil, "nothing waits")
     }
@@ -179,7 +179,7 @@ struct RetryPlannerTests {
             failed.quarantined = index == 1
             attempts[entry.name] = failed
         }
-        let plan = ScanPlanner.plan(entries: world.entries, now: world.now, policy: world.policy, cache: world.cache,
+        let plan = ScanPlanner.plan(entries: FolderListing(world.entries), now: world.now, policy: world.policy, cache: world.cache,
                                     acceptedRecord: { _ in nil }, deliveryAttempts: { attempts[$0] })
         #expect(plan.candidates.map(\.binary.name) == ["N844L20G.632H"])
         #expect(plan.skips[.backingOff] == 1)

@@ -26,7 +26,7 @@ struct PlannerWorld {
 
     func plan() -> ScanPlan {
         let accepted = self.accepted
-        return ScanPlanner.plan(entries: entries, now: now, policy: policy, cache: cache, acceptedRecord: { accepted[$0] })
+        return ScanPlanner.plan(entries: FolderListing(entries), now: now, policy: policy, cache: cache, acceptedRecord: { accepted[$0] })
     }
 }
 

@@ -97,4 +97,23 @@ struct SettleMemoryTests {
         #expect(world.observations.count == 0)
         #expect(world.plan().candidates.count == 1)
     }
+
+    @Test("Settle: a settled file that was unlisted for a pass is judged as first seen when it returns")
+    func settledFileUnlistedIsForgotten() {
+        var world = TwoClockWorld()
+        world.file(Self.binary, datedFromNow: .seconds(-3600))
+        world.file(Self.report, datedFromNow: .seconds(-3600))
+        world.observe()
+        let unlisted = world.entries
+        world.entries = []
+        world.advance(by: .seconds(10))
+        world.observe()
+        // Back a day later by the wall clock, unchanged: were it still remembered as settled, it
+        // would be sent; forgotten, its wall-clock quiet time is negative and it is held.
+        world.entries = unlisted
+        world.wallNow = world.wallNow - .seconds(86_400)
+        world.observe()
+        #expect(world.plan().skips[.binaryNotQuiescent] == 1)
+        #expect(world.observations.count == 2)
+    }
 }

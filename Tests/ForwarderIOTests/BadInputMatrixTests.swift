@@ -123,7 +123,7 @@ final class MidPassFolder: EventFolder, @unchecked Sendable {
     /// Reads of `names` fail as a file this user may not read would (root reads any mode bits).
     func deny(_ names: Set<String>) { lock.withLock { deniedNames = names } }
 
-    func listEntries() throws -> [FolderEntry] {
+    func listEntries() throws -> FolderListing {
         let entries = try inner.listEntries()
         let change = lock.withLock { () -> (() throws -> Void)? in
             defer { afterListing = nil }

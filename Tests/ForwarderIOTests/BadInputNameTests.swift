@@ -116,7 +116,7 @@ extension BadInputMatrixTests {
             // U+212A KELVIN SIGN is canonically equivalent to "K", so Swift strings compare it equal.
             let decoy = FolderEntry(name: "\u{212A}123ABCD_AB0W_ASCII.TXT", byteCount: 99, modificationTime: old)
             let listing = realReportListedFirst ? [binary, real, decoy] : [binary, decoy, real]
-            let plan = ScanPlanner.plan(entries: listing, now: now, policy: ScanPolicy(), cache: DigestCache(),
+            let plan = ScanPlanner.plan(entries: FolderListing(listing), now: now, policy: ScanPolicy(), cache: DigestCache(),
                                         acceptedRecord: { _ in nil })
             #expect(plan.candidates.map(\.report) == [real])
             #expect(plan.skips[.notAnEvent] == 1)

@@ -274,7 +274,7 @@ struct GrowingFolder: EventFolder {
 
     var location: String { inner.location }
 
-    func listEntries() throws -> [FolderEntry] { try inner.listEntries() }
+    func listEntries() throws -> FolderListing { try inner.listEntries() }
 
     func readContents(of name: String) throws -> Data {
         let contents = try inner.readContents(of: name)

@@ -89,7 +89,7 @@ final class CountingFolder: EventFolder {
     var location: String { inner.location }
     var readNames: [String] { reads.withLock { $0 } }
 
-    func listEntries() throws -> [FolderEntry] { try inner.listEntries() }
+    func listEntries() throws -> FolderListing { try inner.listEntries() }
 
     func readContents(of name: String) throws -> Data {
         reads.withLock { $0.append(name) }

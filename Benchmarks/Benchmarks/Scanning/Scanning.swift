@@ -71,7 +71,7 @@ final class ScanningFixture {
     var folder: BenchFolder?
     var forwarder: EventForwarder?
     var store: FileStateStore?
-    var entries: [FolderEntry] = []
+    var entries = FolderListing()
 
     func generate(label: String, reportsKeptEvery: Int?) throws -> BenchFolder {
         let scratch = try BenchScratchFolder(label: label)

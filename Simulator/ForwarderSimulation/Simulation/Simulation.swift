@@ -160,7 +160,7 @@ public struct Simulation: Sendable {
         try stepWallClock(afterPass: 0)
         for index in 1...scenario.maximumPasses {
             try folder.applyScheduledOperations(through: trueNow(), wallClockOffset: clock.wallOffset)
-            let listing = try folder.listEntries()
+            let listing = Array(try folder.listEntries())
             let uploadsBefore = uploader.uploads.count
             let waiting = Dictionary(store.allAttempts().map { ($0.fileName, $0) }, uniquingKeysWith: { _, last in last })
             if scenario.crashDuringPasses.contains(index) { store.suppressSyncs() }
