@@ -10,6 +10,7 @@ let suiteDependencies: [Target.Dependency] = [
     .product(name: "ForwarderCore", package: "BlastwareEventForwarder"),
     .product(name: "ForwarderIO", package: "BlastwareEventForwarder"),
     .product(name: "ForwarderSimulation", package: "BlastwareEventForwarder"),
+    "BenchmarkGates",
 ]
 
 let package = Package(
@@ -20,6 +21,11 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        .target(
+            name: "BenchmarkGates",
+            dependencies: [.product(name: "Benchmark", package: "benchmark")],
+            path: "Sources/BenchmarkGates"
+        ),
         .executableTarget(
             name: "Scanning",
             dependencies: suiteDependencies,

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkGates
 import Foundation
 import ForwarderCore
 import ForwarderSimulation
@@ -11,9 +12,10 @@ let benchmarks: @Sendable () -> Void = {
     final class Buffer { var bytes = Data() }
     let buffer = Buffer()
 
-    Benchmark("Hashing: EventDigest of 64 MiB",
+    Benchmark("Hashing:EventDigest-of-64MiB",
               configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
-                                   warmupIterations: 1, maxDuration: .seconds(5), maxIterations: 30)) { benchmark in
+                                   warmupIterations: 1, maxDuration: .seconds(5), maxIterations: 30,
+                                   thresholds: BenchMallocGate.exact)) { benchmark in
         let bytes = buffer.bytes
         benchmark.startMeasurement()
         blackHole(EventDigest(of: bytes))
@@ -25,9 +27,10 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let eventSizedBuffers = (0..<1000).map { BenchWorkloads.randomBytes(byteCount: 32 << 10, seed: seed &+ UInt64($0)) }
-    Benchmark("Hashing: EventDigest of 1,000 event-sized (32 KiB) buffers",
+    Benchmark("Hashing:EventDigest-of-1000-event-sized-32KiB-buffers",
               configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
-                                   warmupIterations: 1, maxDuration: .seconds(5), maxIterations: 100)) { benchmark in
+                                   warmupIterations: 1, maxDuration: .seconds(5), maxIterations: 100,
+                                   thresholds: BenchMallocGate.exact)) { benchmark in
         for bytes in eventSizedBuffers { blackHole(EventDigest(of: bytes)) }
     }
 }

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkGates
 import ForwarderCore
 import ForwarderIO
 import ForwarderSimulation
@@ -13,10 +14,10 @@ let benchmarks: @Sendable () -> Void = {
     let eventCount = ScanningFixture.eventCount
     let configuration = Benchmark.Configuration(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
-        warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 20)
+        warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 20, thresholds: BenchMallocGate.nearlyExact)
 
     let steady = ScanningFixture()
-    Benchmark("Scanning: steady pass, \(eventCount) events forwarded", configuration: configuration) { benchmark in
+    Benchmark("Scanning:steady-pass-\(eventCount)-events-forwarded", configuration: configuration) { benchmark in
         guard let forwarder = steady.forwarder else { return }
         benchmark.startMeasurement()
         blackHole(try await forwarder.runPass())
@@ -32,7 +33,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let firstPass = ScanningFixture()
-    Benchmark("Scanning: first pass, \(eventCount) events, 90 % without report (dry run)",
+    Benchmark("Scanning:first-pass-\(eventCount)-events-90-percent-without-report-dry-run",
               configuration: configuration) { benchmark in
         guard let folder = firstPass.folder, let scratch = firstPass.scratch else { return }
         let statePath = scratch.file("state-\(benchmark.currentIteration)")
@@ -49,7 +50,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let planner = ScanningFixture()
-    Benchmark("Scanning: ScanPlanner.plan over a \(eventCount)-event listing", configuration: configuration) { benchmark in
+    Benchmark("Scanning:ScanPlanner.plan-over-a-\(eventCount)-event-listing", configuration: configuration) { benchmark in
         let entries = planner.entries
         benchmark.startMeasurement()
         blackHole(ScanPlanner.plan(entries: entries, now: FileTime(secondsSince1970: 4_000_000_000),

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkGates
 import ForwarderCore
 import ForwarderIO
 import ForwarderSimulation
@@ -14,9 +15,10 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let recording = Fixture()
-    Benchmark("StateStore: record \(recordCount) records, sync every 500",
+    Benchmark("StateStore:record-\(recordCount)-records-sync-every-500",
               configuration: .init(metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .syscalls],
-                                   warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 20)) { benchmark in
+                                   warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 20,
+                                   thresholds: BenchMallocGate.nearlyExact)) { benchmark in
         guard let scratch = recording.scratch else { return }
         let statePath = scratch.file("state-\(benchmark.currentIteration)")
         let store = try FileStateStore(path: statePath)
@@ -38,14 +40,8 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Loading and lookups allocate nothing per record (issue #14): the same number of
-    // allocations whatever the state's size, against one or more a record before. The malloc
-    // count may drift 50 from a baseline (`benchmark baseline check`) or from the p90 files
-    // that `benchmark thresholds update` writes to Benchmarks/Thresholds (`thresholds check`).
-    // The names carry no spaces: package-benchmark 1.38.1 writes those files with underscores
-    // for spaces but reads them by the name as it is.
-    let mallocTolerance: [BenchmarkMetric: BenchmarkThresholds] = [
-        .mallocCountTotal: .init(absolute: [.p90: 50]),
-    ]
+    // allocations whatever the state's size, against one or more a record before.
+    let mallocTolerance = BenchMallocGate.nearlyExact
     for (stateSize, label) in [(100_000, "100k"), (1_000_000, "1M")] {
         let loading = Fixture()
         Benchmark("StateStore:load-\(label)-record-state",

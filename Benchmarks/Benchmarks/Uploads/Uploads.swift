@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkGates
 import ForwarderCore
 import ForwarderIO
 import ForwarderSimulation
@@ -16,9 +17,10 @@ let benchmarks: @Sendable () -> Void = {
     }
     let fixture = Fixture()
 
-    Benchmark("Uploads: forward \(eventCount) events to the mock SFM on loopback",
+    Benchmark("Uploads:forward-\(eventCount)-events-to-the-mock-SFM-on-loopback",
               configuration: .init(metrics: [.wallClock, .cpuTotal, .mallocCountTotal, eventsPerSecond],
-                                   warmupIterations: 1, maxDuration: .seconds(20), maxIterations: 10)) { benchmark in
+                                   warmupIterations: 1, maxDuration: .seconds(20), maxIterations: 10,
+                                   thresholds: BenchMallocGate.networked)) { benchmark in
         guard let folder = fixture.folder, let scratch = fixture.scratch else { return }
         let statePath = scratch.file("state-\(benchmark.currentIteration)")
         let server = try await MockSFMServer.start(configuration: MockSFM.Configuration(seed: seed, retainsReportText: false))
