@@ -12,7 +12,7 @@ let benchmarks: @Sendable () -> Void = {
     final class Buffer { var bytes = Data() }
     let buffer = Buffer()
 
-    Benchmark("Hashing:EventDigest-of-64MiB",
+    Benchmark("EventDigest-of-64MiB",
               configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
                                    warmupIterations: 1, maxDuration: .seconds(5), maxIterations: 30,
                                    thresholds: BenchMallocGate.exact)) { benchmark in
@@ -27,7 +27,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let eventSizedBuffers = (0..<1000).map { BenchWorkloads.randomBytes(byteCount: 32 << 10, seed: seed &+ UInt64($0)) }
-    Benchmark("Hashing:EventDigest-of-1000-event-sized-32KiB-buffers",
+    Benchmark("EventDigest-of-1000-event-sized-32KiB-buffers",
               configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
                                    warmupIterations: 1, maxDuration: .seconds(5), maxIterations: 100,
                                    thresholds: BenchMallocGate.exact)) { benchmark in

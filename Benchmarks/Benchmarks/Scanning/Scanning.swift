@@ -17,7 +17,7 @@ let benchmarks: @Sendable () -> Void = {
         warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 20, thresholds: BenchMallocGate.nearlyExact)
 
     let steady = ScanningFixture()
-    Benchmark("Scanning:steady-pass-\(eventCount)-events-forwarded", configuration: configuration) { benchmark in
+    Benchmark("steady-pass-\(eventCount)-events-forwarded", configuration: configuration) { benchmark in
         guard let forwarder = steady.forwarder else { return }
         benchmark.startMeasurement()
         blackHole(try await forwarder.runPass())
@@ -33,7 +33,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let firstPass = ScanningFixture()
-    Benchmark("Scanning:first-pass-\(eventCount)-events-90-percent-without-report-dry-run",
+    Benchmark("first-pass-\(eventCount)-events-90-percent-without-report-dry-run",
               configuration: configuration) { benchmark in
         guard let folder = firstPass.folder, let scratch = firstPass.scratch else { return }
         let statePath = scratch.file("state-\(benchmark.currentIteration)")
@@ -50,7 +50,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let planner = ScanningFixture()
-    Benchmark("Scanning:ScanPlanner.plan-over-a-\(eventCount)-event-listing", configuration: configuration) { benchmark in
+    Benchmark("ScanPlanner.plan-over-a-\(eventCount)-event-listing", configuration: configuration) { benchmark in
         let entries = planner.entries
         benchmark.startMeasurement()
         blackHole(ScanPlanner.plan(entries: entries, now: FileTime(secondsSince1970: 4_000_000_000),

@@ -15,7 +15,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     let recording = Fixture()
-    Benchmark("StateStore:record-\(recordCount)-records-sync-every-500",
+    Benchmark("record-\(recordCount)-records-sync-every-500",
               configuration: .init(metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .syscalls],
                                    warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 20,
                                    thresholds: BenchMallocGate.nearlyExact)) { benchmark in
@@ -44,7 +44,7 @@ let benchmarks: @Sendable () -> Void = {
     let mallocTolerance = BenchMallocGate.nearlyExact
     for (stateSize, label) in [(100_000, "100k"), (1_000_000, "1M")] {
         let loading = Fixture()
-        Benchmark("StateStore:load-\(label)-record-state",
+        Benchmark("load-\(label)-record-state",
                   configuration: .init(metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident],
                                        warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 10,
                                        thresholds: mallocTolerance)) { benchmark in
@@ -68,7 +68,7 @@ let benchmarks: @Sendable () -> Void = {
     }
     let lookups = LookupFixture()
     let lookupStateSize = 100_000
-    Benchmark("StateStore:look-up-100k-records-by-digest-and-name",
+    Benchmark("look-up-100k-records-by-digest-and-name",
               configuration: .init(metrics: [.wallClock, .mallocCountTotal],
                                    warmupIterations: 1, maxDuration: .seconds(10), maxIterations: 20,
                                    thresholds: mallocTolerance)) { benchmark in

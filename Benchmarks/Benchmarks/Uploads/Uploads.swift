@@ -17,7 +17,7 @@ let benchmarks: @Sendable () -> Void = {
     }
     let fixture = Fixture()
 
-    Benchmark("Uploads:forward-\(eventCount)-events-to-the-mock-SFM-on-loopback",
+    Benchmark("forward-\(eventCount)-events-to-the-mock-SFM-on-loopback",
               configuration: .init(metrics: [.wallClock, .cpuTotal, .mallocCountTotal, eventsPerSecond],
                                    warmupIterations: 1, maxDuration: .seconds(20), maxIterations: 10,
                                    thresholds: BenchMallocGate.networked)) { benchmark in
