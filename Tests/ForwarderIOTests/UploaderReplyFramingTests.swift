@@ -11,9 +11,8 @@ import Testing
 /// them: chunked and written in pieces, or without a length and ended by the close.
 @Suite("Uploader reply framing")
 struct UploaderReplyFramingTests {
-    static let binaryName = "N844L20G.630H"
-    static let request = ImportRequest(binary: .init(name: binaryName, contents: Data((0..<3000).map { UInt8($0 % 253) })),
-                                       report: nil)
+    static let binaryName = LeanHTTPClientTests.binaryName
+    static let request = LeanHTTPClientTests.request
     static let json = #"{"count":1,"results":[{"filename":"\#(binaryName)","status":"ok","inserted":1}]}"#
 
     @Test("Uploader: a chunked reply written in pieces is read whole, and its connection is kept for the next upload")
